@@ -1,0 +1,39 @@
+# The two commands: `make run` (set up, build the index if missing, serve) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test install check index eval bench clean
+
+run: install
+	$(BIN)/askdocs serve
+
+test: install check
+	$(BIN)/pytest
+
+install: $(STAMP)
+
+# torch goes first and pinned, so pip takes the CPU wheel instead of a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+check: install
+	$(BIN)/ruff check app tests
+	$(BIN)/mypy
+
+index: install
+	$(BIN)/askdocs index
+
+eval: install
+	$(BIN)/askdocs eval
+
+bench: install
+	$(BIN)/askdocs bench
+
+clean:
+	rm -rf $(VENV) index/current index/builds index/.lock

@@ -1,0 +1,63 @@
+"""The keyword index: BM25 over stemmed words (the only module that imports bm25s).
+
+English Snowball stemming and stop words matter more than any BM25 parameter
+on our benchmark (see eval/README.md), so both are always on. bm25s saves its
+index as plain .npy and JSON files, loaded with allow_pickle=False.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+class LexicalIndex:
+    def __init__(self, bm25: Any, size: int) -> None:
+        self._bm25 = bm25
+        self._stemmer = _stemmer()
+        self._size = size
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> LexicalIndex:
+        import bm25s
+
+        bm25 = bm25s.BM25()
+        if texts:
+            tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), show_progress=False)
+            bm25.index(tokens, show_progress=False)
+        return cls(bm25, len(texts))
+
+    def __len__(self) -> int:
+        return self._size
+
+    def tokens(self, text: str) -> list[str]:
+        """The stemmed, stop-worded terms BM25 sees for `text`."""
+        import bm25s
+
+        tokenized = bm25s.tokenize([text], stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=False)
+        return list(tokenized[0])
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk for `query` (zeros when no query term is indexed)."""
+        terms = self.tokens(query)
+        if not terms or self._size == 0:
+            return np.zeros(self._size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
+
+    def save(self, folder: Path) -> None:
+        self._bm25.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path, size: int) -> LexicalIndex:
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(folder), show_progress=False, allow_pickle=False), size)

