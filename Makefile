@@ -11,6 +11,8 @@ run: install
 
 test: install check
 	$(BIN)/pytest
+	$(BIN)/askdocs index
+	$(BIN)/askdocs eval --label ci --gate eval/thresholds.toml
 
 install: $(STAMP)
 

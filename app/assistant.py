@@ -7,17 +7,22 @@ answer the same way.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from app import store
+from app.answer import ExtractiveAnswerer
+from app.conversation import resolve
 from app.embedding import Embedder
-from app.errors import DocumentNotFoundError
+from app.errors import DocumentNotFoundError, QuestionError
 from app.indexer import build_index, corpus_hashes
 from app.retrieve import Retriever
 from app.settings import Settings
 from app.store import LoadedIndex
-from app.types import Document, Passage
+from app.types import Answer, Document, Passage
 
 
 @dataclass(frozen=True)
@@ -28,11 +33,20 @@ class LoadReport:
 
 
 class Assistant:
-    def __init__(self, settings: Settings, index: LoadedIndex, embedder: Embedder) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        index: LoadedIndex,
+        embedder: Embedder,
+        extractive: ExtractiveAnswerer | None = None,
+    ) -> None:
         self.settings = settings
         self.index = index
         self.embedder = embedder
         self.retriever = Retriever(index, embedder, settings)
+        self.extractive = extractive or ExtractiveAnswerer(
+            embedder, index.lexical, [c.embedding_text() for c in index.chunks]
+        )
         self.load_report = LoadReport(0.0, False, [])
 
     @classmethod
@@ -55,8 +69,112 @@ class Assistant:
     def retrieve(self, question: str, k: int | None = None, mode: str | None = None) -> list[Passage]:
         return self.retriever.retrieve(question, k=k, mode=mode)
 
+    def ask(
+        self,
+        question: str,
+        history: Sequence[str] = (),
+        answerer: str | None = None,
+        k: int | None = None,
+    ) -> Answer:
+        """Answer `question` (after the earlier `history` questions) with quoted, cited sentences."""
+        answer: Answer | None = None
+        for item in self.ask_stream(question, history, answerer, k, stream=False):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def ask_stream(
+        self,
+        question: str,
+        history: Sequence[str] = (),
+        answerer: str | None = None,
+        k: int | None = None,
+        stream: bool = True,
+    ) -> Iterator[str | Answer]:
+        """Text pieces as they are produced, then the final Answer, which replaces them on screen.
+
+        The extractive answer is ready at once, so its pieces are its words; an LLM's are its tokens.
+        """
+        question, history = self.check_question(question, history)
+        answerer = answerer or self.settings.answerer
+        k = k or self.settings.top_k
+        started = time.perf_counter()
+        query = resolve(question, history, self.settings.history_weight)
+        passages = self.retriever.retrieve(
+            query.search,
+            k=max(k, self.settings.show_passages),
+            context=query.context,
+            context_weight=query.context_weight,
+        )
+        timings = {"retrieve": _ms_since(started)}
+
+        def extractive() -> Answer:
+            t = time.perf_counter()
+            extract = self.extractive.answer(
+                query,
+                passages[:k],
+                self.index.documents,
+                self.settings.abstain_threshold,
+                self.settings.answer_sentences,
+                self.settings.answer_margin,
+            )
+            return Answer(
+                question=question,
+                text=extract.text,
+                citations=extract.citations,
+                abstained=extract.abstained,
+                passages=tuple(passages),
+                query=query.describe(),
+                answerer="extractive",
+                confidence=round(extract.best_support, 4),
+                timings_ms={**timings, "answer": _ms_since(t)},
+                notes=(f"not answered: {extract.reason}",) if extract.reason else (),
+            )
+
+        if answerer == "llm" and not self.settings.llm_configured:
+            note = "no LLM is configured (settings llm_base_url and llm_model); showing the extractive answer"
+            pieces: Iterator[str | Answer] = iter([dataclasses.replace(extractive(), notes=(note,))])
+        elif answerer == "llm":
+            from app import llm
+
+            run = llm.stream_llm_answer if stream else llm.llm_answer
+            result = run(
+                question, query.describe(), passages[:k], self.index.documents, self.embedder, self.settings, extractive
+            )
+            pieces = result if isinstance(result, Iterator) else iter([result])
+        else:
+            answer = extractive()
+            pieces = iter([*(re.findall(r"\S+\s*", answer.text) if stream else []), answer])
+        for piece in pieces:
+            if isinstance(piece, Answer):
+                piece = dataclasses.replace(
+                    piece, timings_ms={**timings, **piece.timings_ms, "total": _ms_since(started)}
+                )
+            yield piece
+
+    def check_question(self, question: object, history: object = ()) -> tuple[str, list[str]]:
+        """The question and history as clean strings, or QuestionError saying what is wrong."""
+        limit = self.settings.max_question_chars
+        if not isinstance(question, str):
+            raise QuestionError("the question must be a string")
+        if not question.strip():
+            raise QuestionError("the question is empty")
+        if len(question) > limit:
+            raise QuestionError(f"the question is {len(question)} characters; the limit is {limit}")
+        if not isinstance(history, list | tuple) or not all(isinstance(h, str) for h in history):
+            raise QuestionError("history must be a list of earlier questions (strings)")
+        turns = [h for h in history if h.strip()][-self.settings.max_history_turns :]
+        if any(len(h) > limit for h in turns):
+            raise QuestionError(f"an earlier question is over the {limit}-character limit")
+        return question.strip(), turns
+
     def document(self, doc_id: str) -> Document:
         try:
             return self.index.documents[doc_id]
         except KeyError:
             raise DocumentNotFoundError(f"no document {doc_id!r} in the index") from None
+
+
+def _ms_since(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 2)

@@ -13,14 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from app.metrics import percentile
 from app.settings import Settings
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
 
 
 def bench_questions(n: int, eval_set: Path = Path("eval/questions.jsonl")) -> list[str]:

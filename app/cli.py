@@ -61,6 +61,49 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print JSON instead of text")
     search.set_defaults(run=cmd_search)
 
+    ask = commands.add_parser("ask", help="answer a question with quoted, cited sentences")
+    ask.add_argument("question")
+    ask.add_argument(
+        "--history",
+        action="append",
+        default=[],
+        metavar="EARLIER_QUESTION",
+        help="an earlier question of the same conversation (repeat, oldest first)",
+    )
+    ask.add_argument("--answerer", choices=["extractive", "llm"], help="default: answerer setting")
+    ask.add_argument("-k", type=int, help="passages to retrieve (default: top_k setting)")
+    ask.add_argument("--json", action="store_true", help="print the Answer object as JSON")
+    ask.set_defaults(run=cmd_ask)
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="score an evaluation set (or: eval compare A B, eval beir DIR)",
+        description="Run every item of an evaluation set through the assistant and print the metrics.",
+    )
+    evaluate.add_argument("--set", type=Path, default=Path("eval/questions.jsonl"), help="JSONL evaluation set")
+    evaluate.add_argument("--split", default="all", help="dev, test or all (default: all)")
+    evaluate.add_argument("--answerer", choices=["extractive", "llm"], help="default: answerer setting")
+    evaluate.add_argument("-k", "--k", type=int, help="passages the answer draws on (default: top_k setting)")
+    evaluate.add_argument("--label", help="name for the report folder (default: answerer and split)")
+    evaluate.add_argument("--reports", type=Path, default=Path("eval/reports"), help="where reports go")
+    evaluate.add_argument("--gate", type=Path, help="TOML file of minimum metrics; exit 1 when any is missed")
+    evaluate.set_defaults(run=cmd_eval)
+    eval_commands = evaluate.add_subparsers(title="more", metavar="")
+    compare = eval_commands.add_parser("compare", help="metric deltas and flipped items between two reports")
+    compare.add_argument("report_a", type=Path)
+    compare.add_argument("report_b", type=Path)
+    compare.set_defaults(run=cmd_eval_compare)
+    sweep = eval_commands.add_parser("sweep", help="choose chunking, fusion, k and abstention on the dev split")
+    sweep.add_argument("--set", type=Path, default=Path("eval/questions.jsonl"), help="JSONL evaluation set")
+    sweep.add_argument("--split", default="dev", help="the split to tune on (default: dev)")
+    sweep.set_defaults(run=cmd_eval_sweep)
+    beir = eval_commands.add_parser("beir", help="retrieval metrics on a BEIR-format data set")
+    beir.add_argument("directory", type=Path, help="holds corpus.jsonl, queries.jsonl, qrels/test.tsv")
+    beir.add_argument("--cache", type=Path, help="where to keep its index between runs")
+    beir.add_argument("--split", default="test", help="qrels split to report (default: test)")
+    beir.add_argument("--tune", action="store_true", help="tune the hybrid weight on the train split first")
+    beir.set_defaults(run=cmd_eval_beir)
+
     serve = commands.add_parser("serve", help="serve the chat UI and JSON API (builds the index if missing)")
     serve.add_argument("--host", help="interface to bind (default: host setting, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: port setting, 7860)")
@@ -97,6 +140,78 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         where = " > ".join((c.title, *c.headings)) + (f", p. {c.page}" if c.page else "")
         print(f"[{p.rank}] {p.score:.3f}  {c.id}  [{c.start}:{c.end}]  {where}")
         print("    " + " ".join(c.text.split())[:400])
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    assistant = _load(settings)
+    answer = assistant.ask(args.question, history=args.history, answerer=args.answerer, k=args.k)
+    if args.json:
+        _print_json(answer.to_dict())
+        return 0
+    print(answer.text)
+    print()
+    for c in answer.citations:
+        page = f", p. {c.page}" if c.page else ""
+        print(f"[{c.marker}] {c.title}{page} — {c.doc_id} [{c.start}:{c.end}] (support {c.support:.2f})")
+    if answer.abstained:
+        print("Closest passages:")
+        for p in answer.passages[:3]:
+            print(f"  {p.chunk.title} — {p.chunk.id}: " + " ".join(p.chunk.text.split())[:200])
+    for note in answer.notes:
+        print(f"note: {note}")
+    if answer.query != args.question:
+        print(f"searched: {answer.query}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from app.evaluate import check_thresholds, format_summary, load_eval_set, load_thresholds, run_eval
+    from app.report import write_report
+
+    items = load_eval_set(args.set, args.split)
+    thresholds = load_thresholds(args.gate) if args.gate else None
+    answerer = args.answerer or settings.answerer
+    assistant = _load(settings)
+    label = args.label or f"{answerer}-{args.split}"
+    run = run_eval(
+        lambda item: assistant.ask(item.question, history=item.history, answerer=answerer, k=args.k),
+        items,
+        label,
+        settings={**vars(settings), "answerer": answerer, "k": args.k or settings.top_k, "set": str(args.set)},
+        progress=sys.stderr.isatty(),
+    )
+    folder = write_report(run, args.reports)
+    print(format_summary(run.summary, f"{label}: {len(items)} items from {args.set}"))
+    print(f"report: {folder}/report.html")
+    if thresholds is not None:
+        failures = check_thresholds(run.summary, thresholds)
+        for failure in failures:
+            print(f"GATE FAILED: {failure}", file=sys.stderr)
+        if failures:
+            return 1
+        print(f"gate passed: every metric in {args.gate} is met")
+    return 0
+
+
+def cmd_eval_compare(args: argparse.Namespace, settings: Settings) -> int:
+    from app.report import compare_reports
+
+    print(compare_reports(args.report_a, args.report_b))
+    return 0
+
+
+def cmd_eval_sweep(args: argparse.Namespace, settings: Settings) -> int:
+    from app.sweep import run_sweep
+
+    print(run_sweep(settings, args.set, args.split))
+    return 0
+
+
+def cmd_eval_beir(args: argparse.Namespace, settings: Settings) -> int:
+    from app.beir import beir_command
+
+    print(beir_command(args.directory, settings, args.cache, args.split, args.tune))
     return 0
 
 

@@ -71,3 +71,11 @@ class Embedder:
             show_progress_bar=progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_query(self, question: str, context: str = "", context_weight: float = 0.0) -> np.ndarray:
+        """The question's vector, with earlier turns (`context`) blended in at `context_weight`, unit length."""
+        if not context.strip() or context_weight <= 0:
+            return self.encode([question])[0]
+        question_vector, context_vector = self.encode([question, context])
+        blended = question_vector + context_weight * context_vector
+        return (blended / np.linalg.norm(blended)).astype(np.float32)

@@ -44,9 +44,7 @@ class Retriever:
 
         dense_all: np.ndarray | None = None
         if mode in ("dense", "hybrid"):
-            vectors = self.embedder.encode([query, context] if carry else [query])
-            query_vector = vectors[0] + context_weight * vectors[1] if carry else vectors[0]
-            query_vector = (query_vector / np.linalg.norm(query_vector)).astype(np.float32)
+            query_vector = self.embedder.encode_query(query, context, context_weight)
             dense_scores, dense_ids = self.index.dense.search(query_vector, n)
         lexical_all = np.zeros(size, dtype=np.float32)
         if mode in ("bm25", "hybrid"):

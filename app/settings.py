@@ -36,19 +36,21 @@ class Settings:
     model: str = PACKAGED_MODEL
     embed_batch_size: int = 32
     # Chunking (characters); chosen by the sweep in eval/README.md
-    chunk_size: int = 600
-    chunk_overlap: int = 100
+    chunk_size: int = 400
+    chunk_overlap: int = 60
     # Retrieval
     retrieval_mode: str = "hybrid"  # dense | bm25 | hybrid
     fusion: str = "zscore"  # zscore (convex combination of z-scores) | rrf
     dense_weight: float = 0.5  # weight of the dense side in the fusion
     rrf_k: int = 60
     candidates: int = 50  # per retriever, before fusion
-    top_k: int = 5
+    top_k: int = 8  # passages the answer draws on
+    show_passages: int = 10  # passages returned with an answer (its closest passages), >= top_k
     # Answers
     answerer: str = "extractive"  # extractive | llm
     answer_sentences: int = 2  # at most this many quoted sentences in an extractive answer
-    abstain_threshold: float = 0.35  # best sentence support below this → "not found"
+    answer_margin: float = 0.05  # ... each within this much support of the best one
+    abstain_threshold: float = 0.4  # best sentence support below this → "not found"
     history_weight: float = 0.5  # how much of the earlier turns a follow-up query carries
     max_question_chars: int = 2000
     max_history_turns: int = 10
@@ -79,7 +81,8 @@ class Settings:
             (self.retrieval_mode in ("dense", "bm25", "hybrid"), "retrieval_mode: dense, bm25 or hybrid"),
             (self.fusion in ("zscore", "rrf"), "fusion must be zscore or rrf"),
             (0.0 <= self.dense_weight <= 1.0, "dense_weight must be between 0 and 1"),
-            (self.top_k >= 1 and self.candidates >= self.top_k, "need 1 <= top_k <= candidates"),
+            (1 <= self.top_k <= self.candidates, "need 1 <= top_k <= candidates"),
+            (self.show_passages >= 1, "show_passages must be at least 1"),
             (self.answerer in ("extractive", "llm"), "answerer must be extractive or llm"),
             (self.max_file_mb > 0, "max_file_mb must be positive"),
             (self.max_question_chars > 0, "max_question_chars must be positive"),

@@ -117,6 +117,7 @@ class Answer:
     passages: tuple[Passage, ...]
     query: str  # what was actually searched (the question resolved against history)
     answerer: str
+    confidence: float = 0.0  # support of the best sentence; below abstain_threshold → abstained
     timings_ms: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # e.g. "the LLM answer had no valid citation; extractive answer shown"
 

@@ -17,6 +17,8 @@ from app.embedding import Embedder
 from app.indexer import build_index
 from app.settings import Settings, load_settings
 
+pytest_plugins = ["tests.llm_server"]  # the scripted OpenAI-compatible server fixture
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 SMALL_CORPUS = ["carney-mexico-visit.md", "southeast-gateway-pipeline.md", "people-in-the-news.html"]

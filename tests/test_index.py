@@ -88,7 +88,7 @@ def test_manifest_records_what_the_index_was_built_with(small_index: Settings) -
 
 def test_index_built_with_other_settings_is_detected(small_index: Settings, embedder: Embedder) -> None:
     with pytest.raises(
-        IndexMismatchError, match="chunk_size is 600 in the index but 900 in the settings.*askdocs index"
+        IndexMismatchError, match="chunk_size is 400 in the index but 900 in the settings.*askdocs index"
     ):
         Assistant.load(small_index.replace(chunk_size=900), embedder=embedder)
 
