@@ -4,12 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test install check index eval bench clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test install browser check index eval bench clean
 
 run: install
 	$(BIN)/askdocs serve
 
-test: install check
+test: install browser check
 	$(BIN)/pytest
 	$(BIN)/askdocs index
 	$(BIN)/askdocs eval --label ci --gate eval/thresholds.toml
@@ -23,6 +25,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $@
+
+# The browser tests drive Debian's Chromium through Playwright (Playwright's own download can't run here).
+browser:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }
 
 check: install
 	$(BIN)/ruff check app tests
