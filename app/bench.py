@@ -1,8 +1,9 @@
 """`askdocs bench`: how long an index build takes and how fast retrieval answers.
 
 Builds the configured corpus from scratch into a temporary folder (so the
-embedding cache does not flatter it), then times `retrieve` over questions
-from the evaluation set (or, without one, over sentences from the corpus).
+embedding cache does not flatter it), then times `retrieve` and full answers
+(`ask`, extractive; and the LLM answerer when one is configured) over questions
+from the evaluation set (or, without one, over text from the corpus).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from app.metrics import percentile
@@ -42,11 +44,10 @@ def run_core_bench(settings: Settings, n_questions: int = 100) -> str:
         again = build_index(fresh, embedder=embedder)
         assistant = Assistant.load(fresh, embedder=embedder)
         questions = bench_questions(n_questions) or [c.text[:120] for c in assistant.index.chunks[:n_questions]]
-        timings: list[float] = []
-        for question in questions:
-            t = time.perf_counter()
-            assistant.retrieve(question)
-            timings.append((time.perf_counter() - t) * 1000)
+        timings = _time_each(questions, assistant.retrieve)
+        answers = {"extractive": _time_each(questions, lambda q: assistant.ask(q, answerer="extractive"))}
+        if settings.llm_configured:
+            answers["llm"] = _time_each(questions, lambda q: assistant.ask(q, answerer="llm"))
     lines = [
         "| measure | value |",
         "|---|---|",
@@ -58,4 +59,20 @@ def run_core_bench(settings: Settings, n_questions: int = 100) -> str:
         f"| {statistics.median(timings):.1f} ms |",
         f"| retrieval p95 | {percentile(timings, 95):.1f} ms |",
     ]
+    for answerer, ms in answers.items():
+        lines.append(
+            f"| full answer ({answerer}), median / p95 | {statistics.median(ms):.1f} / {percentile(ms, 95):.1f} ms |"
+        )
+    if not settings.llm_configured:
+        lines.append("| full answer (llm) | not measured: no LLM configured (llm_base_url, llm_model) |")
     return "\n".join(lines)
+
+
+def _time_each(questions: list[str], call: Callable[[str], object]) -> list[float]:
+    """Milliseconds per call, in order."""
+    timings = []
+    for question in questions:
+        started = time.perf_counter()
+        call(question)
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings

@@ -68,3 +68,10 @@ def test_errors_are_one_line_messages_not_tracebacks(tmp_path: Path) -> None:
     )
     bad = run_cli("search", "x", cwd=tmp_path) if (tmp_path / "askdocs.toml").write_text("nope = 1\n") else None
     assert bad is not None and bad.returncode == 2 and "unknown setting 'nope'" in bad.stderr
+
+
+def test_bench_prints_build_and_latency_figures(small_index: Settings) -> None:
+    result = run_cli("bench", "--questions", "3", settings=small_index)
+    assert result.returncode == 0, result.stderr
+    for row in ("| full build (3 documents,", "| retrieval p95 |", "| full answer (extractive), median / p95 |"):
+        assert row in result.stdout
