@@ -58,7 +58,7 @@ class ModeResult:
     recall_100: float
     mrr_10: float
     queries_per_s: float
-    short_queries: int  # queries whose passages reached fewer than 100 documents (Recall@100 undercounts)
+    short_queries: int  # queries whose passages reached < 100 documents (or < all): Recall@100 undercounts
     per_query_ndcg: dict[str, float] = field(default_factory=dict)
 
 
@@ -311,5 +311,5 @@ def _score(
     columns = list(zip(*rows.values(), strict=True))
     ndcg, recall_10, recall_100, mrr = (fmean(column) for column in columns[:4])
     per_query = {query_id: row[0] for query_id, row in rows.items()}
-    short = sum(n < DOC_DEPTH for n in columns[4])
+    short = sum(n < min(DOC_DEPTH, len(retriever.index.documents)) for n in columns[4])
     return ModeResult(name, ndcg, recall_10, recall_100, mrr, len(rows) / seconds, short, per_query)

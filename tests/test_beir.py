@@ -36,6 +36,7 @@ def test_reports_every_mode_with_metrics_in_range(tiny: tuple[BeirReport, BeirRe
     assert (report.queries, report.documents, report.split) == (8, 30, "test")
     assert [r.name.split(" (")[0] for r in report.results] == ["dense", "bm25", "hybrid", "hybrid"]
     assert report.results[3].name == "hybrid (rrf)"
+    assert report.result("dense").short_queries == 0  # every query reached all 30 documents
     for r in report.results:
         for value in (r.ndcg_10, r.recall_10, r.recall_100, r.mrr_10, *r.per_query_ndcg.values()):
             assert 0.0 <= value <= 1.0
