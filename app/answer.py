@@ -132,9 +132,16 @@ class ExtractiveAnswerer:
         return {term: math.log(1 + n / df) for term, df in counts.items()}
 
     def score(
-        self, query: ResolvedQuery, passages: Sequence[Passage], documents: Mapping[str, Document]
+        self,
+        query: ResolvedQuery,
+        passages: Sequence[Passage],
+        documents: Mapping[str, Document],
+        query_vector: np.ndarray | None = None,
     ) -> list[ScoredSentence]:
-        """Every candidate sentence of `passages`, best supported first."""
+        """Every candidate sentence of `passages`, best supported first.
+
+        `query_vector` is the query as retrieval already embedded it; without it, it is embedded here.
+        """
         question, context, context_weight = query.search, query.context, query.context_weight
         candidates: list[tuple[Passage, Sentence]] = []
         seen: set[tuple[str, int]] = set()
@@ -148,9 +155,9 @@ class ExtractiveAnswerer:
         if not candidates:
             return []
         carry = bool(context.strip()) and context_weight > 0
-        dense = self._encode_sentences([s.text for _, s in candidates]) @ self.embedder.encode_query(
-            question, context, context_weight
-        )
+        if query_vector is None:
+            query_vector = self.embedder.encode_query(question, context, context_weight)
+        dense = self._encode_sentences([s.text for _, s in candidates]) @ query_vector
 
         terms = {t: self._idf.get(t, 1.0) for t in self.lexical.tokens(question)}
         if carry:
@@ -161,10 +168,12 @@ class ExtractiveAnswerer:
         years = set(_YEAR.findall(question))
         w = self.weights
         scored = []
+        context_of = {p.chunk.id: " ".join((p.chunk.title, *p.chunk.headings)) for p in passages}
+        context_tokens = {chunk_id: set(self.lexical.tokens(text)) for chunk_id, text in context_of.items()}
         for (passage, sentence), cosine in zip(candidates, dense, strict=True):
             own = set(self.lexical.tokens(sentence.text))
-            around_text = " ".join((passage.chunk.title, *passage.chunk.headings))
-            around = set(self.lexical.tokens(around_text))
+            around_text = context_of[passage.chunk.id]
+            around = context_tokens[passage.chunk.id]
             overlap = sum(weight * (1.0 if t in own else 0.5 if t in around else 0.0) for t, weight in terms.items())
             # a question that names a year wants a sentence about that year
             off_year = bool(years) and not years & set(_YEAR.findall(sentence.text + " " + around_text))
@@ -186,9 +195,10 @@ class ExtractiveAnswerer:
         abstain_threshold: float,
         max_sentences: int,
         margin: float,
+        query_vector: np.ndarray | None = None,
     ) -> Extract:
         question = query.search
-        scored = self.score(query, passages, documents)
+        scored = self.score(query, passages, documents, query_vector)
         best = scored[0].support if scored else 0.0
         if best < abstain_threshold:
             return Extract(NOT_FOUND, (), True, best, "no passage sentence is close enough to the question")

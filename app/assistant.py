@@ -101,11 +101,14 @@ class Assistant:
         k = k or self.settings.top_k
         started = time.perf_counter()
         query = resolve(question, history, self.settings.history_weight)
+        # embedded once, for retrieval and for scoring the answer's sentences
+        query_vector = self.embedder.encode_query(query.search, query.context, query.context_weight)
         passages = self.retriever.retrieve(
             query.search,
             k=max(k, self.settings.show_passages),
             context=query.context,
             context_weight=query.context_weight,
+            query_vector=query_vector,
         )
         timings = {"retrieve": _ms_since(started)}
 
@@ -118,6 +121,7 @@ class Assistant:
                 self.settings.abstain_threshold,
                 self.settings.answer_sentences,
                 self.settings.answer_margin,
+                query_vector,
             )
             return Answer(
                 question=question,

@@ -33,7 +33,9 @@ class Retriever:
         mode: str | None = None,
         context: str = "",
         context_weight: float = 0.0,
+        query_vector: np.ndarray | None = None,
     ) -> list[Passage]:
+        """Top-k passages; `query_vector` saves embedding the query again when the caller already has it."""
         k = k or self.settings.top_k
         mode = mode or self.settings.retrieval_mode
         size = len(self.index.chunks)
@@ -44,7 +46,8 @@ class Retriever:
 
         dense_all: np.ndarray | None = None
         if mode in ("dense", "hybrid"):
-            query_vector = self.embedder.encode_query(query, context, context_weight)
+            if query_vector is None:
+                query_vector = self.embedder.encode_query(query, context, context_weight)
             dense_scores, dense_ids = self.index.dense.search(query_vector, n)
         lexical_all = np.zeros(size, dtype=np.float32)
         if mode in ("bm25", "hybrid"):
