@@ -33,6 +33,7 @@ browser:
 check: install
 	$(BIN)/ruff check app tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 index: install
 	$(BIN)/askdocs index

@@ -13,15 +13,15 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from app import store
-from app.answer import ExtractiveAnswerer
-from app.conversation import resolve
-from app.embedding import Embedder
+from app.answer.extractive import ExtractiveAnswerer
 from app.errors import DocumentNotFoundError, QuestionError
-from app.indexer import build_index, corpus_hashes
-from app.retrieve import Retriever
+from app.index import store
+from app.index.build import build_index, corpus_hashes
+from app.index.embedding import Embedder
+from app.index.store import LoadedIndex
+from app.search.query import resolve
+from app.search.retrieve import Retriever
 from app.settings import Settings
-from app.store import LoadedIndex
 from app.types import Answer, Document, Passage
 
 
@@ -140,12 +140,19 @@ class Assistant:
             note = "no LLM is configured (settings llm_base_url and llm_model); showing the extractive answer"
             pieces: Iterator[str | Answer] = iter([dataclasses.replace(extractive(), notes=(note,))])
         elif answerer == "llm":
-            from app import llm
+            from app.answer import llm
 
-            run = llm.stream_llm_answer if stream else llm.llm_answer
-            result = run(
-                question, query.describe(), passages[:k], self.index.documents, self.embedder, self.settings, extractive
+            request = llm.LLMRequest(
+                question=question,
+                query=query.describe(),
+                passages=passages[:k],
+                documents=self.index.documents,
+                embedder=self.embedder,
+                settings=self.settings,
+                fallback=extractive,
             )
+            run = llm.stream_llm_answer if stream else llm.llm_answer
+            result = run(request)
             pieces = result if isinstance(result, Iterator) else iter([result])
         else:
             answer = extractive()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import AskdocsError
-from app.settings import Settings, load_settings
+from app.settings import ANSWERERS, RETRIEVAL_MODES, Settings, load_settings
 
 EXAMPLES = """examples:
   askdocs index                                     build or update the index from corpus/
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     search = commands.add_parser("search", help="print the passages retrieved for a question")
     search.add_argument("question")
     search.add_argument("-k", type=int, help="how many passages (default: top_k setting)")
-    search.add_argument("--mode", choices=["dense", "bm25", "hybrid"], help="retriever (default: setting)")
+    search.add_argument("--mode", choices=RETRIEVAL_MODES, help="retriever (default: setting)")
     search.add_argument("--json", action="store_true", help="print JSON instead of text")
     search.set_defaults(run=cmd_search)
 
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EARLIER_QUESTION",
         help="an earlier question of the same conversation (repeat, oldest first)",
     )
-    ask.add_argument("--answerer", choices=["extractive", "llm"], help="default: answerer setting")
+    ask.add_argument("--answerer", choices=ANSWERERS, help="default: answerer setting")
     ask.add_argument("-k", type=int, help="passages to retrieve (default: top_k setting)")
     ask.add_argument("--json", action="store_true", help="print the Answer object as JSON")
     ask.set_defaults(run=cmd_ask)
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--set", type=Path, default=Path("eval/questions.jsonl"), help="JSONL evaluation set")
     evaluate.add_argument("--split", default="all", help="dev, test or all (default: all)")
-    evaluate.add_argument("--answerer", choices=["extractive", "llm"], help="default: answerer setting")
+    evaluate.add_argument("--answerer", choices=ANSWERERS, help="default: answerer setting")
     evaluate.add_argument("-k", "--k", type=int, help="passages the answer draws on (default: top_k setting)")
     evaluate.add_argument("--label", help="name for the report folder (default: answerer and split)")
     evaluate.add_argument("--reports", type=Path, default=Path("eval/reports"), help="where reports go")
@@ -115,8 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    from app.indexer import build_index
+def cmd_index(_args: argparse.Namespace, settings: Settings) -> int:
+    from app.index.build import build_index
 
     print(f"indexing {settings.corpus_dir}/ into {settings.index_dir}/ …", file=sys.stderr)
     report = build_index(settings, progress=sys.stderr.isatty())
@@ -166,8 +166,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from app.evaluate import check_thresholds, format_summary, load_eval_set, load_thresholds, run_eval
-    from app.report import write_report
+    from app.evaluation.report import write_report
+    from app.evaluation.run import check_thresholds, format_summary, load_eval_set, load_thresholds, run_eval
 
     items = load_eval_set(args.set, args.split)
     thresholds = load_thresholds(args.gate) if args.gate else None
@@ -194,22 +194,22 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_eval_compare(args: argparse.Namespace, settings: Settings) -> int:
-    from app.report import compare_reports
+def cmd_eval_compare(args: argparse.Namespace, _settings: Settings) -> int:
+    from app.evaluation.report import compare_reports
 
     print(compare_reports(args.report_a, args.report_b))
     return 0
 
 
 def cmd_eval_sweep(args: argparse.Namespace, settings: Settings) -> int:
-    from app.sweep import run_sweep
+    from app.evaluation.sweep import run_sweep
 
     print(run_sweep(settings, args.set, args.split))
     return 0
 
 
 def cmd_eval_beir(args: argparse.Namespace, settings: Settings) -> int:
-    from app.beir import beir_command
+    from app.evaluation.beir import beir_command
 
     print(beir_command(args.directory, settings, args.cache, args.split, args.tune))
     return 0
@@ -218,8 +218,8 @@ def cmd_eval_beir(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from app.api import create_app
     from app.assistant import Assistant
+    from app.serve.api import create_app
 
     settings = settings.replace(**{k: v for k, v in (("host", args.host), ("port", args.port)) if v})
     print(f"loading the index from {settings.index_dir}/ (building it first if missing) …", file=sys.stderr)
@@ -238,7 +238,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from app.bench import run_core_bench
+    from app.evaluation.bench import run_core_bench
 
     print(run_core_bench(settings, n_questions=args.questions))
     return 0

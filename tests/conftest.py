@@ -7,14 +7,13 @@ temporary folders, never into the project's own index/.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app.assistant import Assistant
-from app.embedding import Embedder
-from app.indexer import build_index
+from app.index.build import build_index
+from app.index.embedding import Embedder
 from app.settings import Settings, load_settings
 
 pytest_plugins = ["tests.llm_server"]  # the scripted OpenAI-compatible server fixture
@@ -87,9 +86,9 @@ def small_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) ->
 
 
 @pytest.fixture(scope="session")
-def full_assistant(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Assistant]:
+def full_assistant(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Assistant:
     """The whole shipped corpus, indexed with the shipped settings."""
     root = tmp_path_factory.mktemp("full")
     copy_corpus(root / "corpus")
     settings = make_settings(root)
-    yield Assistant.load(settings, build_if_missing=True, embedder=embedder)
+    return Assistant.load(settings, build_if_missing=True, embedder=embedder)

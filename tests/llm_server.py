@@ -7,6 +7,7 @@ JSON replies and SSE streams (`"stream": true`) are served. Every request is rec
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import urllib.parse
@@ -85,56 +86,60 @@ class ScriptedLLM:
 
 
 def _handler(script: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean
-            pass
+    return type("Handler", (ScriptedHandler,), {"script": script})
 
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = json.loads(self.rfile.read(length) or b"{}")
-            script.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-            scenario = script.scenario(str(body.get("model", "")))
-            if self.path != "/v1/chat/completions" or scenario is None:
-                self._send(404, json.dumps({"error": {"message": f"unknown path or model {body.get('model')!r}"}}))
-                return
-            script.sleep(scenario.delay_s)
-            try:
-                if scenario.raw_body is not None or scenario.status != 200:
-                    self._send(scenario.status, scenario.raw_body or b"")
-                elif body.get("stream"):
-                    self._stream(scenario)
-                else:
-                    message = {"role": "assistant", "content": scenario.text}
-                    reply = {"object": "chat.completion", "choices": [{"index": 0, "message": message}]}
-                    self._send(200, json.dumps(reply))
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
-                pass
 
-        def _send(self, status: int, body: str | bytes) -> None:
-            data = body.encode() if isinstance(body, str) else body
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+class ScriptedHandler(BaseHTTPRequestHandler):
+    script: ScriptedLLM  # set on the subclass `_handler` makes for each server
 
-        def _stream(self, scenario: Scenario) -> None:
-            # HTTP/1.0 without Content-Length: the body ends when the connection closes, as SSE allows.
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.end_headers()
-            events: list[dict[str, Any]] = [{"delta": {"role": "assistant"}}]
-            events += [{"delta": {"content": piece}} for piece in _pieces(scenario.text, scenario.chunks)]
-            events.append({"delta": {}, "finish_reason": "stop"} if scenario.send_done else {"delta": {}})
-            for event in events:
-                chunk = {"object": "chat.completion.chunk", "choices": [{"index": 0, **event}]}
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                self.wfile.flush()
-                script.sleep(scenario.chunk_delay_s)
-            if scenario.send_done:
-                self.wfile.write(b"data: [DONE]\n\n")
+    def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean
+        pass
 
-    return Handler
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        self.script.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        scenario = self.script.scenario(str(body.get("model", "")))
+        if self.path != "/v1/chat/completions" or scenario is None:
+            self._send(404, json.dumps({"error": {"message": f"unknown path or model {body.get('model')!r}"}}))
+            return
+        self.script.sleep(scenario.delay_s)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
+            self._reply(scenario, bool(body.get("stream")))
+
+    def _reply(self, scenario: Scenario, streaming: bool) -> None:
+        if scenario.raw_body is not None or scenario.status != 200:
+            self._send(scenario.status, scenario.raw_body or b"")
+        elif streaming:
+            self._stream(scenario)
+        else:
+            message = {"role": "assistant", "content": scenario.text}
+            reply = {"object": "chat.completion", "choices": [{"index": 0, "message": message}]}
+            self._send(200, json.dumps(reply))
+
+    def _send(self, status: int, body: str | bytes) -> None:
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _stream(self, scenario: Scenario) -> None:
+        # HTTP/1.0 without Content-Length: the body ends when the connection closes, as SSE allows.
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        events: list[dict[str, Any]] = [{"delta": {"role": "assistant"}}]
+        events += [{"delta": {"content": piece}} for piece in _pieces(scenario.text, scenario.chunks)]
+        events.append({"delta": {}, "finish_reason": "stop"} if scenario.send_done else {"delta": {}})
+        for event in events:
+            chunk = {"object": "chat.completion.chunk", "choices": [{"index": 0, **event}]}
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.flush()
+            self.script.sleep(scenario.chunk_delay_s)
+        if scenario.send_done:
+            self.wfile.write(b"data: [DONE]\n\n")
 
 
 def _pieces(text: str, n: int) -> list[str]:

@@ -24,8 +24,8 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api import create_app
 from app.assistant import Assistant
+from app.serve.api import create_app
 
 STARTUP_TIMEOUT_S = 60.0
 

@@ -34,7 +34,8 @@ def test_search_prints_the_right_passage_first(small_index: Settings) -> None:
     result = run_cli("search", "How much was bilateral trade in 2024?", settings=small_index)
     assert result.returncode == 0, result.stderr
     first = result.stdout.splitlines()[0:2]
-    assert first[0].startswith("[1]") and "carney-mexico-visit.md#" in first[0]
+    assert first[0].startswith("[1]")
+    assert "carney-mexico-visit.md#" in first[0]
     assert "C$56 billion" in first[1]
 
 
@@ -67,7 +68,9 @@ def test_errors_are_one_line_messages_not_tracebacks(tmp_path: Path) -> None:
         result.stderr.strip() == f"askdocs: error: no index in {tmp_path / 'index'}/; run `askdocs index` to build it"
     )
     bad = run_cli("search", "x", cwd=tmp_path) if (tmp_path / "askdocs.toml").write_text("nope = 1\n") else None
-    assert bad is not None and bad.returncode == 2 and "unknown setting 'nope'" in bad.stderr
+    assert bad is not None
+    assert bad.returncode == 2
+    assert "unknown setting 'nope'" in bad.stderr
 
 
 def test_bench_prints_build_and_latency_figures(small_index: Settings) -> None:

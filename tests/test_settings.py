@@ -36,7 +36,9 @@ def test_settings_file_from_environment(tmp_path: Path) -> None:
         ("top_k = [\n", {}, "not valid TOML"),
     ],
 )
-def test_bad_settings_are_rejected_with_a_clear_message(tmp_path: Path, toml: str, env: dict, message: str) -> None:
+def test_bad_settings_are_rejected_with_a_clear_message(
+    tmp_path: Path, toml: str, env: dict[str, str], message: str
+) -> None:
     file = tmp_path / "s.toml"
     file.write_text(toml)
     with pytest.raises(SettingsError, match=message):

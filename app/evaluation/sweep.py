@@ -1,0 +1,176 @@
+"""`askdocs eval sweep`: choose chunking, fusion, k and the abstention threshold on the dev split.
+
+Coordinate-wise, not a full grid (each chunking needs its own index): first the
+chunk size with the default retrieval, then fusion and dense weight on the best
+chunking, then k, then the threshold. The threshold step reuses one run's
+answers: an answer abstains exactly when its confidence is under the
+threshold, so every candidate threshold is scored without asking again.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from app.assistant import Assistant
+from app.evaluation.run import EvalItem, ItemResult, load_eval_set, run_eval
+from app.index.build import build_index
+from app.index.embedding import Embedder
+from app.settings import Settings
+
+CHUNKINGS = [(300, 50), (400, 60), (600, 100), (800, 120), (1000, 150)]
+FUSIONS = [("zscore", 0.3), ("zscore", 0.5), ("zscore", 0.7), ("rrf", 0.5)]
+KS = [3, 5, 8]
+LENGTHS = [(1, 0.0), (2, 0.05), (2, 0.08), (2, 0.12), (3, 0.08), (3, 0.12)]
+THRESHOLDS = [round(0.20 + 0.02 * i, 2) for i in range(21)]
+
+
+def _evaluate(assistant: Assistant, items: Sequence[EvalItem], k: int | None = None) -> dict[str, float]:
+    run = run_eval(lambda i: assistant.ask(i.question, history=i.history, k=k), items, "sweep", {})
+    overall = run.summary["overall"]
+    return {m: overall.get(m, 0.0) for m in ("accuracy", "ndcg@10", "hit@5", "citation_precision")}
+
+
+def run_sweep(settings: Settings, eval_set: Path, split: str = "dev") -> str:
+    items = load_eval_set(eval_set, split)
+    answerable = [i for i in items if i.answerable]
+    embedder = Embedder(settings.model, settings.embed_batch_size)
+    no_abstain = settings.replace(abstain_threshold=-1.0)
+    lines = [f"Sweep on the {split} split of {eval_set} ({len(items)} items; {len(answerable)} answerable).", ""]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        lines += [
+            "### Chunking (hybrid, defaults otherwise; answer accuracy on answerable items, no abstention)",
+            "",
+            "| chunk_size | overlap | chunks | nDCG@10 | hit@5 | accuracy |",
+            "|---|---|---|---|---|---|",
+        ]
+        best: tuple[float, Settings, Assistant] | None = None
+        for size, overlap in CHUNKINGS:
+            s = no_abstain.replace(chunk_size=size, chunk_overlap=overlap, index_dir=Path(tmp) / f"i{size}")
+            build_index(s, embedder=embedder)
+            assistant = Assistant.load(s, embedder=embedder)
+            m = _evaluate(assistant, answerable)
+            lines.append(
+                f"| {size} | {overlap} | {len(assistant.index.chunks)} | {m['ndcg@10']:.3f} | "
+                f"{m['hit@5']:.3f} | {m['accuracy']:.3f} |"
+            )
+            key = m["accuracy"] + m["ndcg@10"]
+            if best is None or key > best[0]:
+                best = (key, s, assistant)
+        assert best is not None
+        _, chosen, assistant = best
+
+        lines += [
+            "",
+            f"### Fusion (chunk_size {chosen.chunk_size})",
+            "",
+            "| mode | fusion | dense_weight | nDCG@10 | hit@5 | accuracy |",
+            "|---|---|---|---|---|---|",
+        ]
+        options = [("dense", "zscore", 1.0), ("bm25", "zscore", 0.0)] + [("hybrid", f, w) for f, w in FUSIONS]
+        best_fusion = (-1.0, chosen)
+        for mode, fusion, weight in options:
+            s = chosen.replace(retrieval_mode=mode, fusion=fusion, dense_weight=weight)
+            m = _evaluate(_with(assistant, s), answerable)
+            lines.append(
+                f"| {mode} | {fusion} | {weight} | {m['ndcg@10']:.3f} | {m['hit@5']:.3f} | {m['accuracy']:.3f} |"
+            )
+            if m["accuracy"] + m["ndcg@10"] > best_fusion[0] + 0.005:  # a near-tie keeps the earlier option
+                best_fusion = (m["accuracy"] + m["ndcg@10"], s)
+        chosen = best_fusion[1]
+
+        lines += [
+            "",
+            "### Passages the answer draws on (k)",
+            "",
+            "| k | accuracy | citation precision |",
+            "|---|---|---|",
+        ]
+        best_k = (-1.0, chosen.top_k)
+        for k in KS:
+            m = _evaluate(_with(assistant, chosen), answerable, k=k)
+            lines.append(f"| {k} | {m['accuracy']:.3f} | {m['citation_precision']:.3f} |")
+            if m["accuracy"] > best_k[0]:
+                best_k = (m["accuracy"], k)
+        chosen = chosen.replace(top_k=best_k[1])
+
+        lines += [
+            "",
+            "### Answer length (sentences quoted, and how close to the best each must be)",
+            "",
+            "| answer_sentences | answer_margin | accuracy | citation precision |",
+            "|---|---|---|---|",
+        ]
+        best_length = (-1.0, chosen)
+        for sentences, margin in LENGTHS:
+            s = chosen.replace(answer_sentences=sentences, answer_margin=margin)
+            m = _evaluate(_with(assistant, s), answerable)
+            lines.append(f"| {sentences} | {margin} | {m['accuracy']:.3f} | {m['citation_precision']:.3f} |")
+            # accuracy first; citation precision breaks near-ties (shorter answers cite better)
+            key = m["accuracy"] + 0.5 * m["citation_precision"]
+            if key > best_length[0] + 0.005:
+                best_length = (key, s)
+        chosen = best_length[1]
+
+        run = run_eval(lambda i: _with(assistant, chosen).ask(i.question, history=i.history), items, "t", {})
+        lines += [
+            "",
+            "### Abstention threshold (all items of the split; the answer-type rule is always on)",
+            "",
+            "| threshold | accuracy | abstention (unanswerable) | false abstention | abstain precision |",
+            "|---|---|---|---|---|",
+        ]
+        # Precision first: the highest threshold that abstains on at most 5% of answerable questions.
+        table = [(t, *_abstention(run.results, t)) for t in THRESHOLDS]
+        chosen_t = max((row for row in table if row[3] <= 0.05), key=lambda row: row[0], default=table[0])[0]
+        for t, accuracy, recall, false_rate, precision in table:
+            mark = " (chosen)" if t == chosen_t else ""
+            lines.append(f"| {t}{mark} | {accuracy:.3f} | {recall:.3f} | {false_rate:.3f} | {precision:.3f} |")
+        chosen = chosen.replace(abstain_threshold=chosen_t)
+
+    lines += [
+        "",
+        "Chosen: "
+        + ", ".join(
+            f"{f}={getattr(chosen, f)}"
+            for f in (
+                "chunk_size",
+                "chunk_overlap",
+                "retrieval_mode",
+                "fusion",
+                "dense_weight",
+                "top_k",
+                "answer_sentences",
+                "answer_margin",
+                "abstain_threshold",
+            )
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def _abstention(results: Sequence[ItemResult], threshold: float) -> tuple[float, float, float, float]:
+    """Accuracy, abstention recall, false-abstention rate and abstention precision at `threshold`,
+    from answers given with no threshold (they abstain only by the answer-type rule)."""
+    correct = right_abstentions = false_abstentions = abstentions = 0
+    for r in results:
+        abstains = r.answer.abstained or r.answer.confidence < threshold
+        abstentions += abstains
+        if r.item.answerable:
+            false_abstentions += abstains
+            correct += (not abstains) and r.scores["term_recall"] == 1.0
+        else:
+            right_abstentions += abstains
+            correct += abstains
+    unanswerable = sum(not r.item.answerable for r in results) or 1
+    answerable = (len(results) - unanswerable) or 1
+    precision = right_abstentions / abstentions if abstentions else 1.0
+    return correct / len(results), right_abstentions / unanswerable, false_abstentions / answerable, precision
+
+
+def _with(assistant: Assistant, settings: Settings) -> Assistant:
+    """The same loaded index, model and sentence cache under other retrieval/answer settings."""
+    other = Assistant(settings, assistant.index, assistant.embedder, extractive=assistant.extractive)
+    return other

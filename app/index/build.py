@@ -1,0 +1,115 @@
+"""Build or update the index: corpus → documents → chunks → vectors → files on disk.
+
+Updates are incremental where it counts: a chunk whose text (with its title
+and headings) was embedded by the current build with the same model reuses
+that vector, so editing one document re-embeds only that document's chunks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.errors import AskdocsError
+from app.index import store
+from app.index.embedding import Embedder
+from app.ingest.chunking import chunk_documents
+from app.ingest.files import Problem, load_corpus
+from app.settings import Settings
+from app.types import Document
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    path: Path
+    documents: int
+    chunks: int
+    embedded: int  # chunks encoded by the model in this build
+    reused: int  # chunks whose vector came from the previous build
+    seconds: float
+    problems: list[Problem]
+
+
+def build_index(settings: Settings, embedder: Embedder | None = None, progress: bool = False) -> BuildReport:
+    """Build the index for `settings.corpus_dir` into `settings.index_dir` and make it current."""
+    started = time.perf_counter()
+    with store.build_lock(settings.index_dir):
+        corpus = load_corpus(settings.corpus_dir, settings.max_file_mb)
+        if not corpus.documents:
+            reasons = "".join(f"\n  {p.path}: {p.reason}" for p in corpus.problems)
+            raise AskdocsError(f"no readable documents in {settings.corpus_dir}/; nothing to index{reasons}")
+        skipped = [
+            {"path": p.path, "reason": p.reason, "hash": _hash_or_empty(settings.corpus_dir / p.path)}
+            for p in corpus.problems
+        ]
+        report = write_build(settings, corpus.documents, embedder, progress, skipped, started)
+    return dataclasses.replace(report, problems=corpus.problems, seconds=time.perf_counter() - started)
+
+
+def write_build(
+    settings: Settings,
+    documents: list[Document],
+    embedder: Embedder | None = None,
+    progress: bool = False,
+    skipped: Sequence[dict[str, str]] = (),
+    started: float | None = None,
+) -> BuildReport:
+    """Chunk and embed `documents` and write them as the current index; the caller holds the build lock.
+
+    The one place an index is written (the corpus build above and the BEIR benchmark both come here).
+    """
+    started = time.perf_counter() if started is None else started
+    chunks = chunk_documents(documents, settings.chunk_size, settings.chunk_overlap)
+    embedder = embedder or Embedder(settings.model, settings.embed_batch_size)
+
+    cache = store.embedding_cache(settings.index_dir, settings.model)
+    keys = [store.text_key(c.embedding_text()) for c in chunks]
+    missing = [i for i, key in enumerate(keys) if key not in cache]
+    fresh = embedder.encode([chunks[i].embedding_text() for i in missing], progress=progress)
+    vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
+    for row, i in enumerate(missing):
+        vectors[i] = fresh[row]
+    for i, key in enumerate(keys):
+        if key in cache:
+            vectors[i] = cache[key]
+
+    seconds = time.perf_counter() - started
+    manifest = store.Manifest(
+        model=settings.model,
+        dimension=int(vectors.shape[1]),
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        documents={d.id: d.content_hash for d in documents},
+        counts={"documents": len(documents), "chunks": len(chunks)},
+        skipped=list(skipped),
+        build={"seconds": round(seconds, 3), "embedded": len(missing), "reused": len(chunks) - len(missing)},
+    )
+    path = store.write_index(settings.index_dir, documents, chunks, vectors, manifest)
+    return BuildReport(
+        path=path,
+        documents=len(documents),
+        chunks=len(chunks),
+        embedded=len(missing),
+        reused=len(chunks) - len(missing),
+        seconds=time.perf_counter() - started,
+        problems=[],
+    )
+
+
+def corpus_hashes(corpus_dir: Path) -> dict[str, str]:
+    """Content hash of every file in the corpus folder, keyed like document ids."""
+    from app.ingest.files import corpus_files
+
+    return {p.relative_to(corpus_dir).as_posix(): _hash_or_empty(p) for p in corpus_files(corpus_dir)}
+
+
+def _hash_or_empty(path: Path) -> str:
+    try:
+        return store.file_hash(path)
+    except OSError:
+        return ""

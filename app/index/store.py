@@ -1,0 +1,262 @@
+"""The index on disk: a folder of plain files, a manifest with checksums, atomic swaps.
+
+    index/
+      current -> builds/20251125T161500Z-4242     (symlink, swapped atomically)
+      builds/20251125T161500Z-4242/
+        manifest.json      model, dimension, chunking, document hashes, counts, file checksums
+        documents.jsonl    one Document per line (its full text, for the source view)
+        chunks.jsonl       one Chunk per line, row i ↔ vector i
+        vectors.npy        float32 (chunks, dimension); also the embedding cache for rebuilds
+        dense.faiss        FAISS index over vectors.npy
+        bm25/              bm25s index (.npy + JSON)
+      .lock                held while a build runs
+
+A build is written to a temporary folder, renamed, then `current` is replaced
+by a new symlink in one `rename`: a reader sees the old index or the new one,
+never half of either, and a crash mid-build leaves the old one in place.
+No pickle anywhere: `.npy` files load with allow_pickle=False.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.errors import BuildLockedError, IndexCorruptError, IndexMismatchError, IndexMissingError
+from app.index.dense import DenseIndex
+from app.index.lexical import LexicalIndex
+from app.jsonl import read_jsonl, write_jsonl
+from app.settings import Settings
+from app.types import Chunk, Document
+
+FORMAT_VERSION = 1
+SPLITTER = "langchain-recursive/sentence-v1"
+KEEP_BUILDS = 2  # the current one and the one before it, for readers still loading it
+REBUILD_HINT = "run `askdocs index` to rebuild it"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    model: str
+    dimension: int
+    chunk_size: int
+    chunk_overlap: int
+    documents: dict[str, str]  # document id → content hash
+    counts: dict[str, int]
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    build: dict[str, float] = field(default_factory=dict)  # seconds, embedded and reused chunks
+    files: dict[str, str] = field(default_factory=dict)  # relative path → sha256
+    splitter: str = SPLITTER
+    created_at: str = ""
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class LoadedIndex:
+    """An index read into memory. Row i of `vectors` and of the dense and lexical indexes is `chunks[i]`."""
+
+    path: Path
+    manifest: Manifest
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    dense: DenseIndex
+    lexical: LexicalIndex
+
+
+def current_path(index_dir: Path) -> Path:
+    link = index_dir / "current"
+    if not link.exists():
+        raise IndexMissingError(f"no index in {index_dir}/; run `askdocs index` to build it")
+    return link.resolve()
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index's build lock, or fail at once if another process has it."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildLockedError(
+                f"another `askdocs index` is building {index_dir}/ right now; try again when it ends"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_index(
+    index_dir: Path,
+    documents: list[Document],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    manifest: Manifest,
+) -> Path:
+    """Write a complete build, then make it current. Call inside `build_lock`. Returns the build folder."""
+    builds = index_dir / "builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    name = f"{stamp}-{os.getpid()}-{time.monotonic_ns() % 1_000_000:06d}"
+    tmp = builds / f".tmp-{name}"
+    tmp.mkdir()
+    try:
+        write_jsonl(tmp / "documents.jsonl", (d.to_dict() for d in documents))
+        write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in chunks))
+        np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
+        DenseIndex.build(vectors).save(tmp / "dense.faiss")
+        (tmp / "bm25").mkdir()
+        LexicalIndex.build([c.embedding_text() for c in chunks]).save(tmp / "bm25")
+        files = {p.relative_to(tmp).as_posix(): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+        final_manifest = Manifest(**{**manifest.to_dict(), "files": files, "created_at": stamp})
+        (tmp / "manifest.json").write_text(json.dumps(final_manifest.to_dict(), indent=2, ensure_ascii=False))
+        _fsync_tree(tmp)
+        final = builds / name
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _swap_current(index_dir, final)
+    _prune(builds, keep=final)
+    return final
+
+
+def load_index(index_dir: Path, verify: bool = True) -> LoadedIndex:
+    """Read the current build; with `verify`, every file's checksum must match the manifest."""
+    path = current_path(index_dir)
+    manifest = read_manifest(path)
+    if verify:
+        for rel, expected in manifest.files.items():
+            file = path / rel
+            if not file.is_file():
+                raise IndexCorruptError(f"index file {file} is missing; {REBUILD_HINT}")
+            if _sha256(file) != expected:
+                raise IndexCorruptError(f"index file {file} is damaged (checksum mismatch); {REBUILD_HINT}")
+    try:
+        documents = {d["id"]: _document(d) for _, d in read_jsonl(path / "documents.jsonl")}
+        chunks = [Chunk.from_dict(c) for _, c in read_jsonl(path / "chunks.jsonl")]
+        vectors = np.load(path / "vectors.npy", allow_pickle=False)
+        dense = DenseIndex.load(path / "dense.faiss")
+        lexical = LexicalIndex.load(path / "bm25", size=len(chunks))
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise IndexCorruptError(f"index in {path} cannot be read ({exc}); {REBUILD_HINT}") from None
+    if not (len(chunks) == len(vectors) == len(dense)):
+        raise IndexCorruptError(f"index in {path} is inconsistent (chunk and vector counts differ); {REBUILD_HINT}")
+    return LoadedIndex(path, manifest, documents, chunks, vectors, dense, lexical)
+
+
+def read_manifest(build: Path) -> Manifest:
+    try:
+        data = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"index manifest in {build} cannot be read ({exc}); {REBUILD_HINT}") from None
+    if data.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(f"index format {data.get('format_version')} is not {FORMAT_VERSION}; {REBUILD_HINT}")
+    try:
+        return Manifest(**data)
+    except TypeError as exc:
+        raise IndexCorruptError(f"index manifest in {build} is malformed ({exc}); {REBUILD_HINT}") from None
+
+
+def check_settings(manifest: Manifest, settings: Settings) -> None:
+    """Raise IndexMismatchError when the index was built with another model or chunking."""
+    differences = [
+        f"{name} is {have!r} in the index but {want!r} in the settings"
+        for name, have, want in (
+            ("model", manifest.model, settings.model),
+            ("chunk_size", manifest.chunk_size, settings.chunk_size),
+            ("chunk_overlap", manifest.chunk_overlap, settings.chunk_overlap),
+            ("splitter", manifest.splitter, SPLITTER),
+        )
+        if have != want
+    ]
+    if differences:
+        raise IndexMismatchError("index does not match the settings: " + "; ".join(differences) + f"; {REBUILD_HINT}")
+
+
+def corpus_changes(manifest: Manifest, current_hashes: dict[str, str]) -> list[str]:
+    """What differs between the indexed corpus and `current_hashes` (document id → content hash)."""
+    indexed = dict(manifest.documents)
+    indexed.update({s["path"]: s.get("hash", "") for s in manifest.skipped})
+    changes = [f"new: {d}" for d in sorted(current_hashes.keys() - indexed.keys())]
+    changes += [f"removed: {d}" for d in sorted(indexed.keys() - current_hashes.keys())]
+    changes += [
+        f"changed: {d}" for d in sorted(current_hashes.keys() & indexed.keys()) if current_hashes[d] != indexed[d]
+    ]
+    return changes
+
+
+def file_hash(path: Path) -> str:
+    return _sha256(path)
+
+
+def _document(data: dict[str, Any]) -> Document:
+    return Document(**{**data, "sources": tuple(data["sources"]), "page_starts": tuple(data["page_starts"])})
+
+
+def _swap_current(index_dir: Path, build: Path) -> None:
+    tmp_link = index_dir / f".current-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp_link.unlink()
+    tmp_link.symlink_to(build.relative_to(index_dir))
+    os.replace(tmp_link, index_dir / "current")
+
+
+def _prune(builds: Path, keep: Path) -> None:
+    finished = sorted((p for p in builds.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
+    for old in finished[:-KEEP_BUILDS]:
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in folder.rglob("*"):
+        if p.is_file():
+            with open(p, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def embedding_cache(index_dir: Path, model: str) -> dict[str, np.ndarray]:
+    """Vectors of the current build keyed by `text_key(chunk.embedding_text())`, if it used `model`.
+
+    Any problem reading it just means an empty cache: the build then embeds everything.
+    """
+    try:
+        path = current_path(index_dir)
+        if read_manifest(path).model != model:
+            return {}
+        chunks = [Chunk.from_dict(c) for _, c in read_jsonl(path / "chunks.jsonl")]
+        vectors = np.load(path / "vectors.npy", allow_pickle=False)
+    except (OSError, ValueError, KeyError, TypeError, IndexMissingError, IndexCorruptError, IndexMismatchError):
+        return {}
+    if len(chunks) != len(vectors):
+        return {}
+    return {text_key(c.embedding_text()): v for c, v in zip(chunks, vectors, strict=True)}
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

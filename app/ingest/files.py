@@ -1,0 +1,197 @@
+"""Corpus → Documents: read .txt, .md, .html and .pdf files into plain text with metadata.
+
+A document's `text` is its readable text: Markdown keeps its headings and list
+bullets but loses emphasis markers (`**bold**` → `bold`), HTML is reduced to its
+main text by trafilatura (site header, menus and footer dropped), a PDF is its
+pages' text joined with blank lines. Every span in the system points into this
+text, so quotes read cleanly and can be checked against what the user sees.
+
+Bad files never stop a build: `load_corpus` returns them as `Problem`s with a reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.errors import DocumentError
+from app.types import Document
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
+_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1|(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=\S)\*(?![\w*])")
+_MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A corpus file that was skipped, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CorpusLoad:
+    documents: list[Document]
+    problems: list[Problem]
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Every non-hidden file below `corpus_dir`, sorted, whatever its type."""
+    if not corpus_dir.is_dir():
+        return []
+    return sorted(
+        p
+        for p in corpus_dir.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
+    )
+
+
+def load_corpus(corpus_dir: Path, max_file_mb: float) -> CorpusLoad:
+    """Read every file below `corpus_dir`; unreadable ones become Problems, never exceptions."""
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    for path in corpus_files(corpus_dir):
+        doc_id = path.relative_to(corpus_dir).as_posix()
+        try:
+            documents.append(read_document(path, doc_id, max_file_mb))
+        except DocumentError as exc:
+            problems.append(Problem(doc_id, str(exc)))
+        except OSError as exc:  # e.g. the file disappeared or is unreadable
+            problems.append(Problem(doc_id, f"cannot be read: {exc.strerror or exc}"))
+    return CorpusLoad(documents, problems)
+
+
+def read_document(path: Path, doc_id: str, max_file_mb: float) -> Document:
+    """Read one file into a Document, or raise DocumentError saying why it can't be."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DocumentError(f"unsupported file type {suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}")
+    size = path.stat().st_size
+    if size > max_file_mb * 1_000_000:
+        raise DocumentError(f"is {size / 1e6:.1f} MB, over the {max_file_mb:g} MB limit (setting max_file_mb)")
+    data = path.read_bytes()
+    if not data.strip():
+        raise DocumentError("is empty")
+    content_hash = hashlib.sha256(data).hexdigest()
+    if suffix == ".pdf":
+        fields = _read_pdf(data)
+    else:
+        raw = _decode_text(data)
+        if suffix in (".html", ".htm"):
+            fields = _read_html(raw)
+        elif suffix in (".md", ".markdown"):
+            fields = _read_markdown(raw)
+        else:
+            fields = {"text": raw.strip("\n")}
+    text = fields.pop("text")
+    if not text.strip():
+        raise DocumentError("has no text")
+    title = fields.pop("title", "") or _title_from_text(text) or path.stem.replace("-", " ").replace("_", " ")
+    return Document(id=doc_id, title=title, text=text, content_hash=content_hash, **fields)
+
+
+def heading_offsets(text: str) -> list[tuple[int, int, str]]:
+    """(offset, level, heading) for every Markdown-style heading line in `text`."""
+    return [(m.start(), len(m.group(1)), m.group(2).strip()) for m in _MD_HEADING.finditer(text)]
+
+
+def _decode_text(data: bytes) -> str:
+    if b"\x00" in data[:8192]:
+        raise DocumentError("looks binary (NUL bytes), not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DocumentError(f"is not UTF-8 text (bad byte at offset {exc.start}); re-save it as UTF-8") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _read_markdown(raw: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    body = raw
+    match = _FRONT_MATTER.match(raw)
+    if match:
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(match.group(1))
+        except yaml.YAMLError as exc:
+            raise DocumentError(f"front matter is not valid YAML: {str(exc).splitlines()[0]}") from None
+        meta = loaded if isinstance(loaded, dict) else {}
+        body = raw[match.end() :]
+    body = _EMPHASIS.sub(lambda m: m.group(2) or m.group(3), body).strip("\n")
+    return {"text": body, **_metadata_fields(meta)}
+
+
+def _metadata_fields(meta: dict[str, Any]) -> dict[str, Any]:
+    def as_text(value: Any) -> str:
+        return value.isoformat() if isinstance(value, dt.date) else str(value or "")
+
+    sources = meta.get("sources") or ()
+    if isinstance(sources, str):
+        sources = sources.split()
+    return {
+        "title": as_text(meta.get("title")).strip(),
+        "kind": as_text(meta.get("kind")),
+        "as_of": as_text(meta.get("as_of") or meta.get("date")),
+        "sources": tuple(str(s) for s in sources),
+    }
+
+
+def _read_html(raw: str) -> dict[str, Any]:
+    import lxml.html
+    import trafilatura
+
+    try:
+        tree = lxml.html.fromstring(raw)
+    except (ValueError, lxml.etree.ParserError) as exc:
+        raise DocumentError(f"cannot be parsed as HTML: {exc}") from None
+    # include_formatting keeps headings as "#" lines, which become each chunk's section path.
+    text = trafilatura.extract(raw, output_format="markdown", include_formatting=True, favor_recall=True)
+    if not text:
+        raise DocumentError("has no main text that an HTML extractor could find")
+    meta = {
+        "title": " ".join((tree.findtext(".//title") or "").split()),
+        "sources": " ".join(_attribute_values(tree, '//meta[@name="sources"]/@content')),
+        "date": " ".join(_attribute_values(tree, '//meta[@name="date"]/@content')),
+    }
+    text = _EMPHASIS.sub(lambda m: m.group(2) or m.group(3), text).strip("\n")
+    return {"text": text, **_metadata_fields(meta)}
+
+
+def _attribute_values(tree: Any, xpath: str) -> list[str]:
+    """The string values an attribute XPath selects (lxml types its result as any XPath value)."""
+    found = tree.xpath(xpath)
+    return [str(value) for value in found] if isinstance(found, list) else []
+
+
+def _read_pdf(data: bytes) -> dict[str, Any]:
+    import pypdf
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = str(reader.metadata.get("/Title") or "") if reader.metadata else ""
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise DocumentError(f"cannot be read as a PDF: {exc}") from None
+    if not any(p.strip() for p in pages):
+        raise DocumentError("PDF has no text layer (scanned pages?); run OCR on it first")
+    page_starts, parts, offset = [], [], 0
+    for page_text in pages:
+        page_text = page_text.strip("\n")
+        page_starts.append(offset)
+        parts.append(page_text)
+        offset += len(page_text) + 2  # the "\n\n" that joins pages
+    return {"text": "\n\n".join(parts), "title": title.strip(), "page_starts": tuple(page_starts)}
+
+
+def _title_from_text(text: str) -> str:
+    headings = heading_offsets(text)
+    return headings[0][2] if headings and headings[0][1] == 1 else ""

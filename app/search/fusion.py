@@ -1,0 +1,37 @@
+"""Combining the dense and keyword rankings: pure functions over score arrays.
+
+Two methods, chosen by the `fusion` setting and compared in eval/README.md:
+- zscore: each retriever's scores over the candidate set are standardized
+  (mean 0, std 1) and mixed as w·dense + (1-w)·lexical. Uses how far ahead a
+  candidate is, not just its place, so a clear keyword match can win.
+- rrf: reciprocal-rank fusion, Σ w_i / (k + rank_i). Ignores score gaps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def zscore(scores: np.ndarray) -> np.ndarray:
+    """Standardize; constant scores (e.g. no query word in the vocabulary) carry no signal → zeros."""
+    std = float(scores.std())
+    if scores.size == 0 or std < 1e-9:
+        return np.zeros_like(scores, dtype=np.float64)
+    standardized: np.ndarray = (scores - scores.mean()) / std
+    return standardized
+
+
+def zscore_fusion(dense: np.ndarray, lexical: np.ndarray, dense_weight: float) -> np.ndarray:
+    """Fused scores for candidates scored by both retrievers (arrays aligned by candidate)."""
+    return dense_weight * zscore(dense) + (1.0 - dense_weight) * zscore(lexical)
+
+
+def rrf_fusion(dense: np.ndarray, lexical: np.ndarray, dense_weight: float, k: int) -> np.ndarray:
+    """Reciprocal-rank fusion over the same aligned candidate arrays."""
+    return dense_weight * _rrf_term(dense, k) + (1.0 - dense_weight) * _rrf_term(lexical, k)
+
+
+def _rrf_term(scores: np.ndarray, k: int) -> np.ndarray:
+    ranks = np.empty(len(scores), dtype=np.float64)
+    ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
+    return 1.0 / (k + ranks)

@@ -1,0 +1,90 @@
+"""Question → ranked Passages, by dense search, BM25, or both fused.
+
+Hybrid retrieval takes the top `candidates` of each retriever, scores the
+union with both (a dot product with the stored vectors for the dense side, the
+full BM25 score array for the keyword side) and fuses them (app.fusion).
+
+A follow-up question can carry `context` (earlier turns) with a weight below 1:
+its vector is blended into the query vector and its BM25 scores are added,
+scaled, so "How long is it?" after a question about the pipeline still finds it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.index.embedding import Embedder
+from app.index.store import LoadedIndex
+from app.search.fusion import rrf_fusion, zscore_fusion
+from app.settings import Settings
+from app.types import Passage
+
+
+class Retriever:
+    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: Settings) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+
+    def retrieve(
+        self,
+        query: str,
+        k: int | None = None,
+        mode: str | None = None,
+        context: str = "",
+        context_weight: float = 0.0,
+        query_vector: np.ndarray | None = None,
+    ) -> list[Passage]:
+        """Top-k passages; `query_vector` saves embedding the query again when the caller already has it."""
+        k = k or self.settings.top_k
+        mode = mode or self.settings.retrieval_mode
+        size = len(self.index.chunks)
+        if size == 0:
+            return []
+        carry = bool(context.strip()) and context_weight > 0
+        n = min(max(self.settings.candidates, k), size)
+
+        dense_all: np.ndarray | None = None
+        if mode in ("dense", "hybrid"):
+            if query_vector is None:
+                query_vector = self.embedder.encode_query(query, context, context_weight)
+            dense_scores, dense_ids = self.index.dense.search(query_vector, n)
+        lexical_all = np.zeros(size, dtype=np.float32)
+        if mode in ("bm25", "hybrid"):
+            lexical_all = self.index.lexical.scores(query)
+            if carry:
+                lexical_all += np.float32(context_weight) * self.index.lexical.scores(context)
+
+        if mode == "dense":
+            ids, fused = dense_ids, dense_scores
+            dense_all = dense_scores
+        elif mode == "bm25":
+            ids = _top(lexical_all, n)
+            ids = ids[lexical_all[ids] > 0]
+            fused = lexical_all[ids]
+        else:
+            ids = np.union1d(dense_ids, _top(lexical_all, n))
+            dense_all = self.index.vectors[ids] @ query_vector
+            if self.settings.fusion == "rrf":
+                fused = rrf_fusion(dense_all, lexical_all[ids], self.settings.dense_weight, self.settings.rrf_k)
+            else:
+                fused = zscore_fusion(dense_all, lexical_all[ids], self.settings.dense_weight)
+
+        order = np.argsort(-np.asarray(fused), kind="stable")[:k]
+        return [
+            Passage(
+                chunk=self.index.chunks[int(ids[i])],
+                rank=rank,
+                score=float(fused[i]),
+                dense_score=None if dense_all is None else float(dense_all[i]),
+                lexical_score=None if mode == "dense" else float(lexical_all[int(ids[i])]),
+            )
+            for rank, i in enumerate(order, start=1)
+        ]
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the n largest scores, best first."""
+    n = min(n, len(scores))
+    top = np.argpartition(-scores, n - 1)[:n]
+    return top[np.argsort(-scores[top], kind="stable")]

@@ -1,0 +1,268 @@
+"""The HTTP server: one process serves the chat UI, the JSON API and the embeddable widget.
+
+Routes (all under `settings.root_path` when served behind a proxy with a path prefix):
+
+    GET  /                                  chat UI (Gradio; its API endpoint is "/ask")
+    GET  /embed/                            the same chat without page chrome, for iframes
+    GET  /widget.js                         one <script> tag adds a floating "Ask" button to any page
+    POST /api/ask                           question → Answer JSON
+    GET  /api/search?q=&k=                  question → ranked passages
+    GET  /api/documents/{id}                a document's text and metadata
+    GET  /api/documents/{id}/view?start=&end=   the document as a page, [start, end) highlighted
+    GET  /healthz                           liveness and index facts (never needs the token)
+    GET  /docs, /openapi.json               API reference (self-contained HTML; nothing from a CDN)
+
+Bad input is always a 4xx with JSON `{"detail": "<message>"}`: 422 for a request that is
+malformed or fails validation (including `QuestionError`: empty, whitespace-only or over-long
+questions, bad history), 404 for an unknown document, 401 for a missing or wrong token.
+
+Access: `allowed_origins` lists the sites that may frame the app (CSP frame-ancestors, on every
+response) and call the API from a browser (CORS); localhost and 127.0.0.1 on any port always may.
+When `access_token` is set, every route except /healthz needs `Authorization: Bearer <token>`,
+or `?token=<token>` once (which sets an HttpOnly cookie for the page's own later requests).
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.assistant import Assistant
+from app.errors import AskdocsError, DocumentNotFoundError, QuestionError
+from app.serve.access import add_access_middleware, frame_ancestors_directive
+from app.serve.pages import DOCS_CSP, docs_page, document_page
+from app.serve.ui import STATIC, mount_ui
+from app.settings import AnswererName, RetrievalMode
+from app.types import Answer, Document, Passage
+
+MAX_API_K = 20
+
+API_DESCRIPTION = """\
+Answers questions about a folder of documents with quoted, checkable citations.
+
+* Every error is JSON `{"detail": "<message>"}` (validation errors add `"errors"`, one per field):
+  **422** malformed request or invalid input (empty, whitespace-only or over-long question, history not
+  a list of strings, `k` out of range, unknown field), **404** unknown document, **401** missing or wrong
+  access token (when one is configured).
+* Authentication (only when the server has an `access_token`): `Authorization: Bearer <token>`, or
+  `?token=<token>` on any URL, which also sets an HttpOnly cookie.
+* The chat UI is at `/`; its Gradio API endpoint is `/ask` (see `gradio_client`).
+"""
+
+
+class AskRequest(BaseModel):
+    """A question, optionally with the earlier questions of the same conversation."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"question": "What pipeline did TC Energy finish in Mexico?"}]},
+    )
+
+    question: str = Field(strict=True, description="The question (not empty; at most max_question_chars).")
+    history: list[Annotated[str, Field(strict=True)]] = Field(
+        default_factory=list, description="Earlier user questions in this conversation, oldest first."
+    )
+    k: int | None = Field(
+        default=None, ge=1, le=MAX_API_K, strict=True, description="Passages the answer may draw on (default: top_k)."
+    )
+    answerer: AnswererName | None = Field(
+        default=None, description="'llm' only when the server has an LLM configured (default: the answerer setting)."
+    )
+
+
+class ErrorBody(BaseModel):
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing or wrong access token"},
+    422: {"model": ErrorBody, "description": "Invalid input"},
+}
+
+
+def create_app(assistant: Assistant) -> FastAPI:
+    settings = assistant.settings
+    app = FastAPI(
+        title="askdocs",
+        version=_version(),
+        description=API_DESCRIPTION,
+        docs_url=None,  # the Swagger UI loads from a CDN; /docs (_add_pages) is self-contained
+        redoc_url=None,
+    )
+    frame_ancestors = frame_ancestors_directive(settings.allowed_origins)
+    # Registration order is route order (and the order of /openapi.json): keep it.
+    _add_health(app, assistant)
+    _add_api_routes(app, assistant)
+    _add_document_routes(app, assistant, frame_ancestors)
+    _add_pages(app, frame_ancestors)
+    _add_error_handlers(app)
+    add_access_middleware(app, settings)  # root path, security headers, CORS, token: see app.access
+    mount_ui(app, assistant)  # "/embed" and "/" go last: "/" matches everything not routed above
+    return app
+
+
+def _add_health(app: FastAPI, assistant: Assistant) -> None:
+    settings = assistant.settings
+
+    @app.get("/healthz", tags=["service"], summary="Liveness and index facts")
+    async def healthz() -> dict[str, Any]:
+        manifest = assistant.index.manifest
+        return {
+            "status": "ok",
+            "index_loaded": True,
+            "documents": manifest.counts.get("documents", len(assistant.index.documents)),
+            "chunks": manifest.counts.get("chunks", len(assistant.index.chunks)),
+            "model": manifest.model,
+            "index_built_at": manifest.created_at,
+            "index_build_seconds": manifest.build.get("seconds"),
+            "loaded_in_seconds": round(assistant.load_report.seconds, 3),
+            "corpus_changed_since_build": bool(assistant.load_report.stale),
+            "llm_configured": settings.llm_configured,
+        }
+
+
+def _add_api_routes(app: FastAPI, assistant: Assistant) -> None:
+    """/api/ask and /api/search."""
+    settings = assistant.settings
+
+    @app.post(
+        "/api/ask",
+        tags=["answers"],
+        summary="Answer a question with quoted citations",
+        response_model=None,
+        responses={200: {"model": Answer, "description": "The answer (Answer.to_dict())"}, **ERRORS},
+    )
+    def ask(body: AskRequest) -> dict[str, Any]:
+        """The answer's text carries markers [1], [2] … that point at `citations`; each citation's
+        `quote` is exactly `document.text[start:end]`. `abstained: true` means the documents don't
+        answer it; `passages` then holds the closest passages."""
+        question, history = assistant.check_question(body.question, body.history)
+        if body.answerer == "llm" and not settings.llm_configured:
+            raise HTTPException(422, "answerer 'llm' is not available: this server has no LLM configured")
+        answer = assistant.ask(question, history=history, answerer=body.answerer, k=body.k)
+        return answer.to_dict()
+
+    @app.get(
+        "/api/search",
+        tags=["answers"],
+        summary="Retrieve the passages closest to a question",
+        response_model=None,
+        responses={200: {"model": list[Passage], "description": "Passages, best first"}, **ERRORS},
+    )
+    def search(
+        q: Annotated[str, Query(description="The question or search words")],
+        k: Annotated[int | None, Query(ge=1, le=MAX_API_K, description="How many passages (default: top_k)")] = None,
+        mode: Annotated[RetrievalMode | None, Query(description="Retriever")] = None,
+    ) -> list[dict[str, Any]]:
+        question, _ = assistant.check_question(q)
+        passages = assistant.retrieve(question, k=k or settings.top_k, mode=mode)
+        return [p.to_dict() for p in passages]
+
+
+def _add_document_routes(app: FastAPI, assistant: Assistant, frame_ancestors: str) -> None:
+    """/api/documents/{id}/view and /api/documents/{id}, in that order: a ":path" id would swallow "/view"."""
+
+    def _document(doc_id: str) -> Document:
+        return assistant.document(doc_id)  # DocumentNotFoundError → 404 (see _add_error_handlers)
+
+    @app.get(
+        "/api/documents/{doc_id:path}/view",
+        tags=["documents"],
+        summary="A document as a web page, with a span highlighted",
+        response_class=HTMLResponse,
+        responses={404: {"model": ErrorBody, "description": "Unknown document"}, **ERRORS},
+    )
+    def view_document(
+        doc_id: str,
+        start: Annotated[int | None, Query(ge=0, description="Start of the highlighted span")] = None,
+        end: Annotated[int | None, Query(ge=0, description="End of the highlighted span (exclusive)")] = None,
+    ) -> Response:
+        """The full text, HTML-escaped, with `[start, end)` in `<mark id="hit">`, scrolled into view."""
+        if doc_id not in assistant.index.documents and f"{doc_id}/view" in assistant.index.documents:
+            return JSONResponse(_document(f"{doc_id}/view").to_dict())
+        doc = _document(doc_id)
+        if (start is None) != (end is None):
+            raise HTTPException(422, "give both start and end, or neither")
+        if start is not None and end is not None and not start <= end <= len(doc.text):
+            raise HTTPException(422, f"need 0 <= start <= end <= {len(doc.text)} (the document's length)")
+        page, csp = document_page(doc, start, end)
+        return HTMLResponse(page, headers={"Content-Security-Policy": f"{csp}; {frame_ancestors}"})
+
+    @app.get(
+        "/api/documents/{doc_id:path}",
+        tags=["documents"],
+        summary="A document's text and metadata",
+        response_model=None,
+        responses={
+            200: {"model": Document, "description": "The document (Document.to_dict())"},
+            404: {"model": ErrorBody, "description": "Unknown document"},
+            401: ERRORS[401],
+        },
+    )
+    def document(doc_id: str) -> dict[str, Any]:
+        """Ids are paths relative to the corpus folder and may contain "/" (e.g. `reports/2024.pdf`)."""
+        return _document(doc_id).to_dict()
+
+
+def _add_pages(app: FastAPI, frame_ancestors: str) -> None:
+    """The widget script, the /embed redirect and the self-contained API reference."""
+    widget_js = (STATIC / "widget.js").read_bytes()
+
+    @app.get("/widget.js", tags=["embedding"], summary="The embeddable chat widget script")
+    def widget() -> Response:
+        """Include it with `<script src="http://host:port/widget.js" data-title="Ask the documents"></script>`."""
+        return Response(widget_js, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/embed", include_in_schema=False)
+    def embed_slash() -> RedirectResponse:
+        return RedirectResponse("embed/", status_code=308)  # relative: right under any path prefix
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        headers = {"Content-Security-Policy": f"{DOCS_CSP}; {frame_ancestors}"}
+        return HTMLResponse(docs_page(app.openapi()), headers=headers)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error is JSON {"detail": ...}: 422 invalid input, 404 unknown document, 500 other failures."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field(err.get("loc", ())), "message": str(err.get("msg", "invalid")), "type": err.get("type")}
+            for err in exc.errors()
+        ]
+        message = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
+        return JSONResponse({"detail": message or "invalid request", "errors": errors}, status_code=422)
+
+    @app.exception_handler(QuestionError)
+    async def bad_question(_request: Request, exc: QuestionError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(DocumentNotFoundError)
+    async def no_document(_request: Request, exc: DocumentNotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(AskdocsError)
+    async def failed(_request: Request, exc: AskdocsError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=500)
+
+
+def _field(loc: Any) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    if (not parts or (len(parts) == 1 and parts[0].isdigit())) and tuple(loc)[:1] == ("body",):
+        return "body"  # the body as a whole: not JSON, or not an object
+    return ".".join(parts)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("askdocs")
+    except metadata.PackageNotFoundError:
+        return "0"

@@ -1,0 +1,166 @@
+"""HTML for the chat messages: a question, a streaming answer, the final answer with its sources.
+
+The final answer is the text with its [n] markers, and under it each cited source (title,
+page, the quoted sentence highlighted inside its passage, a link that opens the whole
+document at that span). A "not found" answer shows the closest passages instead.
+
+Every message is HTML built here from escaped text, wrapped in one <div> with no blank
+line, so Gradio's Markdown renderer passes it through untouched (a CommonMark HTML block)
+and nothing in a question or a document is read as Markdown or HTML. Gradio's own
+sanitizer stays on as a second fence.
+
+It imports neither gradio nor fastapi: the HTML can be built and tested without loading the UI.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import quote
+
+from app.assistant import Assistant
+from app.ingest.sentences import split_sentences
+from app.types import Answer, Chunk, Citation, Document, Passage
+
+PASSAGE_CHARS = 520  # at most this much document text shown around a quote
+SNIPPET_CHARS = 360  # closest passages of a "not found" answer are cut to this
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def view_url(root_path: str, doc_id: str, start: int | None = None, end: int | None = None) -> str:
+    """The document view page, with [start, end) highlighted and scrolled to."""
+    url = f"{root_path.rstrip('/')}/api/documents/{quote(doc_id, safe='/')}/view"
+    if start is not None and end is not None:
+        url += f"?start={start}&end={end}#hit"
+    return url
+
+
+def _text(value: str) -> str:
+    """Escaped text with line breaks as <br>: no raw newline, so no blank line ends the HTML block."""
+    escaped = html.escape(value, quote=True)
+    return re.sub(r"\r\n?|\n", "<br>", escaped)
+
+
+def _flow(value: str) -> str:
+    """Escaped passage text: blank lines shrink to one line break."""
+    return _text(re.sub(r"\n[ \t]*(?:\n[ \t]*)+", "\n", value))
+
+
+def _inline(value: str) -> str:
+    """Escaped text on one line (titles, queries)."""
+    return html.escape(" ".join(value.split()), quote=True)
+
+
+def _clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + " …"
+
+
+class Renderer:
+    """Answers → the HTML of one chat message (all user and document text escaped)."""
+
+    def __init__(self, assistant: Assistant, root_path: str) -> None:
+        self.documents = assistant.index.documents
+        self.chunks: dict[str, Chunk] = {c.id: c for c in assistant.index.chunks}
+        self.root_path = root_path
+
+    def question(self, question: str) -> str:
+        return f'<div class="ad-q">{_text(question)}</div>'
+
+    def pending(self, text: str) -> str:
+        body = _answer_text(text) if text.strip() else '<span class="ad-muted">Searching the documents …</span>'
+        return f'<div class="ad-msg ad-pending" aria-busy="true"><p class="ad-text">{body}</p></div>'
+
+    def problem(self, message: str) -> str:
+        return f'<div class="ad-msg ad-problem" role="alert"><p class="ad-text">{_text(message)}</p></div>'
+
+    def answer(self, answer: Answer) -> str:
+        parts = ['<div class="ad-msg">']
+        if answer.abstained:
+            parts.append(self._not_found(answer))
+        else:
+            parts.append(f'<p class="ad-text">{_answer_text(answer.text)}</p>')
+            if answer.citations:
+                items = "".join(self._citation(c) for c in answer.citations)
+                parts.append(f'<div class="ad-sources-label">Sources</div><ol class="ad-sources">{items}</ol>')
+        parts.extend(f'<p class="ad-note">{_text(note)}</p>' for note in answer.notes)
+        parts.append(self._details(answer))
+        parts.append("</div>")
+        return "".join(parts)
+
+    def _citation(self, c: Citation) -> str:
+        doc = self.documents.get(c.doc_id)
+        where = f" · p. {c.page}" if c.page else ""
+        head = (
+            f'<div class="ad-src-head"><span class="ad-cite">[{c.marker}]</span> '
+            f'<span class="ad-src-title">{_inline(c.title)}</span><span class="ad-src-where">{where}</span></div>'
+        )
+        passage = self._passage(doc, c) if doc else f"<mark>{_text(c.quote)}</mark>"
+        link = self._open_link(c.doc_id, c.title, c.start, c.end, "Open the document at this quote")
+        return f'<li class="ad-src">{head}<blockquote class="ad-passage">{passage}</blockquote>{link}</li>'
+
+    def _passage(self, doc: Document, c: Citation) -> str:
+        """The document text around the quote (whole sentences, about PASSAGE_CHARS), the quote in <mark>."""
+        text = doc.text
+        budget = max(0, PASSAGE_CHARS - (c.end - c.start)) // 2
+        lo, hi = max(0, c.start - budget), min(len(text), c.end + budget)
+        if lo > 0:  # start at the first whole sentence in the window, if any (the first piece is cut)
+            starts = [s.start for s in split_sentences(text, lo, c.start)[1:]]
+            lo = starts[0] if starts else lo
+        if hi < len(text):  # end with the last whole sentence in the window, if any (the last piece is cut)
+            ends = [s.end for s in split_sentences(text, c.end, hi)[:-1]]
+            hi = ends[-1] if ends else hi
+        before, quote_, after = text[lo : c.start], text[c.start : c.end], text[c.end : hi]
+        lead = "… " if lo > 0 and before.strip() else ""
+        tail = " …" if hi < len(text) and after.strip() else ""
+        return f"{lead}{_flow(before.lstrip())}<mark>{_flow(quote_)}</mark>{_flow(after.rstrip())}{tail}"
+
+    def _not_found(self, answer: Answer) -> str:
+        closest = "".join(self._closest(p) for p in answer.passages[:3])
+        intro = (
+            '<div class="ad-notfound" role="status"><p class="ad-notfound-title">Not found in the documents</p>'
+            f'<p class="ad-text">{_text(answer.text)}</p></div>'
+        )
+        if not closest:
+            return intro
+        return f'{intro}<div class="ad-sources-label">Closest passages</div><ol class="ad-sources">{closest}</ol>'
+
+    def _closest(self, p: Passage) -> str:
+        c = p.chunk
+        where = f" · p. {c.page}" if c.page else ""
+        head = (
+            f'<div class="ad-src-head"><span class="ad-src-title">{_inline(c.title)}</span>'
+            f'<span class="ad-src-where">{where}</span></div>'
+        )
+        snippet = _text(_clip(" ".join(c.text.split()), SNIPPET_CHARS))
+        link = self._open_link(c.doc_id, c.title, c.start, c.end, "Open the document at this passage")
+        return f'<li class="ad-src">{head}<blockquote class="ad-passage">{snippet}</blockquote>{link}</li>'
+
+    def _open_link(self, doc_id: str, title: str, start: int, end: int, text: str) -> str:
+        href = html.escape(view_url(self.root_path, doc_id, start, end), quote=True)
+        label = html.escape(f"{text}: {' '.join(title.split())} (opens in a new tab)", quote=True)
+        return (
+            f'<a class="ad-open" href="{href}" target="_blank" rel="noopener noreferrer" '
+            f'aria-label="{label}">{html.escape(text)} ↗</a>'
+        )
+
+    def _details(self, answer: Answer) -> str:
+        total = answer.timings_ms.get("total")
+        timing = f" · {total / 1000:.1f} s" if total is not None else ""
+        return (
+            f'<p class="ad-details">searched: <span class="ad-query">{_inline(answer.query)}</span>'
+            f" · {_inline(answer.answerer)}{timing}</p>"
+        )
+
+
+def _answer_text(text: str) -> str:
+    """Escaped answer text with each [n] marker in a span (the marker text itself stays "[n]")."""
+    out, last = [], 0
+    for m in _MARKER.finditer(text):
+        out.append(_text(text[last : m.start()]))
+        out.append(f'<span class="ad-cite">[{m.group(1)}]</span>')
+        last = m.end()
+    out.append(_text(text[last:]))
+    return "".join(out)

@@ -1,0 +1,266 @@
+"""The chat UI (Gradio 6): a full page at "/" and a chrome-less one at "/embed" for iframes.
+
+Both stream the answer as `Assistant.ask_stream` produces it, then replace it with the
+final answer: the text with its [n] markers, and under it each cited source (title, page,
+the quoted sentence highlighted inside its passage, a link that opens the whole document
+at that span). A "not found" answer shows the closest passages instead. The HTML of every
+message, and why it is safe to hand to Gradio's Markdown renderer, is in app.serve.render.
+
+Nothing is fetched from the internet: analytics are off (the environment variable is set
+before gradio is imported) and the theme uses system fonts only.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # read by gradio at call time; set before it loads
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from fastapi import FastAPI
+
+from app.assistant import Assistant
+from app.errors import AskdocsError, QuestionError
+from app.serve.render import Renderer
+from app.settings import ANSWERERS
+from app.types import Answer
+
+STATIC = Path(__file__).resolve().parent / "static"
+EXAMPLES = (
+    "How much was bilateral trade between Canada and Mexico in 2024?",
+    "What pipeline did TC Energy finish in Mexico?",
+    "Why does Carney want closer ties with Mexico?",
+)
+MAX_K = 10  # the UI's slider; the JSON API allows up to 20
+
+# The embed page sits in a small iframe: no outer padding, the input always in view.
+EMBED_CSS = ".gradio-container .main.app{padding:6px 8px !important} .gradio-container{padding:0 !important}"
+
+
+def theme() -> gr.themes.Base:
+    """The default look with system fonts: no web font is requested."""
+    return gr.themes.Default(
+        primary_hue="blue",
+        font=[gr.themes.Font("system-ui"), gr.themes.Font("Segoe UI"), gr.themes.Font("Roboto"), "sans-serif"],
+        font_mono=[gr.themes.Font("ui-monospace"), gr.themes.Font("Consolas"), "monospace"],
+    )
+
+
+class Chat:
+    """The chat function behind both pages (and the Gradio API endpoint "/ask")."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.render = Renderer(assistant, assistant.settings.root_path)
+        configured = assistant.settings.llm_configured
+        self.answerers = [name for name in ANSWERERS if name != "llm" or configured]
+
+    def default_k(self) -> int:
+        return max(1, min(MAX_K, self.assistant.settings.top_k))
+
+    def default_answerer(self) -> str:
+        wanted = self.assistant.settings.answerer
+        return wanted if wanted in self.answerers else "extractive"
+
+    def respond(
+        self, question: Any, chat: list[Any] | None, k: Any, answerer: Any, asked: list[str] | None
+    ) -> Iterator[tuple[list[Any], list[str], str]]:
+        """Stream one answer: yields (messages, earlier questions, new textbox value)."""
+        chat = list(chat or [])
+        asked = [q for q in (asked or []) if isinstance(q, str)]
+        try:
+            question, _ = self.assistant.check_question(question, asked)
+        except QuestionError as exc:
+            raise gr.Error(str(exc)) from None
+        k, answerer = self._check_options(k, answerer)
+        chat.append({"role": "user", "content": self.render.question(question)})
+        chat.append({"role": "assistant", "content": self.render.pending("")})
+        yield chat, asked, ""
+        text = ""
+        try:
+            for item in self.assistant.ask_stream(question, history=asked, answerer=answerer, k=k):
+                if isinstance(item, Answer):
+                    chat[-1] = {"role": "assistant", "content": self.render.answer(item)}
+                    yield chat, [*asked, question], ""
+                    return
+                text += item
+                chat[-1] = {"role": "assistant", "content": self.render.pending(text)}
+                yield chat, asked, ""
+        except AskdocsError as exc:
+            chat[-1] = {"role": "assistant", "content": self.render.problem(f"Sorry, that failed: {exc}")}
+            yield chat, asked, question
+            return
+        chat[-1] = {"role": "assistant", "content": self.render.problem("Sorry, no answer was produced.")}
+        yield chat, asked, question
+
+    def _check_options(self, k: Any, answerer: Any) -> tuple[int, str]:
+        if k is None or k == "":
+            k = self.default_k()
+        try:
+            k_int = int(k)
+        except (TypeError, ValueError):
+            raise gr.Error(f"k must be a whole number from 1 to {MAX_K}") from None
+        if k_int != k or not 1 <= k_int <= MAX_K:
+            raise gr.Error(f"k must be a whole number from 1 to {MAX_K}")
+        answerer = answerer or self.default_answerer()
+        if answerer not in self.answerers:
+            raise gr.Error(
+                f"answerer must be one of: {', '.join(self.answerers)}"
+                + ("" if "llm" in self.answerers else " (no LLM is configured)")
+            )
+        return k_int, str(answerer)
+
+
+def _header(assistant: Assistant) -> str:
+    counts = assistant.index.manifest.counts
+    return (
+        '<div class="ad-header"><h1>Ask the documents</h1>'
+        f"<p>{counts.get('documents', 0)} documents · every answer quotes its sources — "
+        "check them with the links under it.</p></div>"
+    )
+
+
+def build_ui(assistant: Assistant) -> gr.Blocks:
+    """The full chat page: conversation, examples, new chat, collapsed settings."""
+    chat_fn = Chat(assistant)
+    demo = gr.Blocks(title="askdocs — ask the documents", analytics_enabled=False)
+    with demo:  # not `as demo`: Blocks.__enter__ (which returns self) is untyped, so that would be Any
+        gr.HTML(_header(assistant), elem_id="ad-header")
+        chatbot = _chatbot(height="min(62vh, 640px)", examples=True)
+        question, send = _input_row(autofocus=True)
+        with gr.Row(elem_classes="ad-toolbar"):
+            new_chat = gr.Button("New chat", variant="secondary", size="sm", scale=0, min_width=110)
+        with gr.Accordion("Settings", open=False, elem_id="ad-settings"):
+            k = gr.Slider(
+                1,
+                MAX_K,
+                value=chat_fn.default_k(),
+                step=1,
+                label="Passages to draw on (k)",
+                info="How many retrieved passages the answer may quote from.",
+            )
+            answerer = gr.Radio(
+                chat_fn.answerers,
+                value=chat_fn.default_answerer(),
+                label="Answerer",
+                info=None
+                if assistant.settings.llm_configured
+                else "Extractive quotes sentences from the documents. No LLM is configured.",
+                interactive=len(chat_fn.answerers) > 1,
+            )
+        asked = gr.State([])
+        _wire(chat_fn, chatbot, question, send, new_chat, k, answerer, asked)
+    return demo
+
+
+def build_embed_ui(assistant: Assistant) -> gr.Blocks:
+    """The chrome-less chat for iframes (the widget): conversation, input, new chat."""
+    chat_fn = Chat(assistant)
+    demo = gr.Blocks(title="askdocs", analytics_enabled=False, fill_width=True)
+    with demo:
+        # The chatbot's own "Clear" button (top right) starts a new chat; no other chrome.
+        chatbot = _chatbot(height="calc(100vh - 78px)", examples=True, show_label=False)
+        question, send = _input_row(autofocus=False)
+        k = gr.State(chat_fn.default_k())
+        answerer = gr.State(chat_fn.default_answerer())
+        asked = gr.State([])
+        _wire(chat_fn, chatbot, question, send, None, k, answerer, asked)
+    return demo
+
+
+def _chatbot(height: str | None, examples: bool, scale: int | None = None, show_label: bool = True) -> gr.Chatbot:
+    return gr.Chatbot(
+        label="Conversation",
+        show_label=show_label,
+        elem_id="ad-chat",
+        height=height,
+        scale=scale,
+        layout="panel",
+        buttons=[],
+        feedback_options=None,
+        latex_delimiters=[],
+        sanitize_html=True,
+        allow_tags=False,
+        render_markdown=True,
+        placeholder="Ask a question about the documents. Answers quote the documents and link to them.",
+        examples=[{"text": q} for q in EXAMPLES] if examples else None,
+    )
+
+
+def _input_row(autofocus: bool) -> tuple[gr.Textbox, gr.Button]:
+    with gr.Row(elem_classes="ad-input", equal_height=True):
+        question = gr.Textbox(
+            label="Your question",
+            show_label=False,
+            placeholder="Ask about the documents …",
+            lines=1,
+            max_lines=5,
+            scale=1,
+            min_width=0,
+            autofocus=autofocus,
+            elem_id="ad-question",
+            container=False,
+        )
+        send = gr.Button("Send", variant="primary", scale=0, min_width=72, elem_id="ad-send")
+    return question, send
+
+
+def _wire(
+    chat_fn: Chat,
+    chatbot: gr.Chatbot,
+    question: gr.Textbox,
+    send: gr.Button,
+    new_chat: gr.Button | None,
+    k: gr.Slider | gr.State,
+    answerer: gr.Radio | gr.State,
+    asked: gr.State,
+) -> None:
+    inputs: list[Any] = [question, chatbot, k, answerer, asked]
+    outputs: list[Any] = [chatbot, asked, question]
+    gr.on(
+        triggers=[question.submit, send.click],
+        fn=chat_fn.respond,
+        inputs=inputs,
+        outputs=outputs,
+        api_name="ask",
+        api_description="Ask a question; streams the chat messages (HTML) with cited sources.",
+        concurrency_limit=4,
+        show_progress="hidden",
+    )
+
+    def pick_example(evt: gr.SelectData) -> str:
+        value = evt.value
+        return str(value.get("text", "")) if isinstance(value, dict) else str(value or "")
+
+    chatbot.example_select(pick_example, None, question, api_visibility="private", queue=False).then(
+        chat_fn.respond, inputs, outputs, api_visibility="private", concurrency_limit=4, show_progress="hidden"
+    )
+
+    def clear() -> tuple[list[Any], list[str], str]:
+        return [], [], ""
+
+    if new_chat is not None:
+        new_chat.click(clear, None, outputs, api_visibility="private", queue=False)
+    chatbot.clear(clear, None, outputs, api_visibility="private", queue=False)
+
+
+def mount_ui(app: FastAPI, assistant: Assistant) -> None:
+    """Mount the embed page at /embed and the full page at / (in that order: "/" takes the rest)."""
+    css_paths = [STATIC / "ui.css"]
+    common: dict[str, Any] = {
+        "theme": theme(),
+        "css_paths": css_paths,
+        "footer_links": [],
+        "run_history": False,
+        "ssr_mode": False,
+        "mcp_server": False,
+        "pwa": False,
+        "show_error": True,
+    }
+    embed = build_embed_ui(assistant)
+    gr.mount_gradio_app(app, embed, path="/embed", css=EMBED_CSS, **common)
+    gr.mount_gradio_app(app, build_ui(assistant), path="/", **common)

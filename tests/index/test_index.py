@@ -1,0 +1,169 @@
+"""The index through its public API: real model, real FAISS, real files on disk."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.assistant import Assistant
+from app.errors import AskdocsError, BuildLockedError, IndexCorruptError, IndexMismatchError, IndexMissingError
+from app.index import store
+from app.index.build import build_index
+from app.index.dense import DenseIndex
+from app.index.embedding import Embedder
+from app.settings import Settings
+from tests.conftest import ROOT, copy_corpus, make_settings
+
+
+def test_trade_question_retrieves_the_56_billion_passage_first(full_assistant: Assistant) -> None:
+    passages = full_assistant.retrieve("How much was bilateral trade in 2024?")
+    assert "C$56 billion" in passages[0].chunk.text
+    assert passages[0].chunk.doc_id == "carney-mexico-visit.md"
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_every_mode_returns_ranked_passages_with_metadata(full_assistant: Assistant, mode: str) -> None:
+    passages = full_assistant.retrieve("Southeast Gateway natural gas pipeline length", k=4, mode=mode)
+    assert [p.rank for p in passages] == [1, 2, 3, 4]
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+    top = passages[0].chunk
+    assert top.doc_id == "southeast-gateway-pipeline.md"
+    assert top.as_of == "2025-06-27"
+    assert top.sources
+    document = full_assistant.document(top.doc_id)
+    assert document.text[top.start : top.end] == top.text
+
+
+def test_faiss_search_equals_numpy_cosine_top_k() -> None:
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(500, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    query = vectors[3] + 0.1 * rng.normal(size=32).astype(np.float32)
+    scores, ids = DenseIndex.build(vectors).search(query, 10)
+    expected = np.argsort(-(vectors @ query))[:10]
+    assert list(ids) == list(expected)
+    assert np.allclose(scores, (vectors @ query)[expected], atol=1e-5)
+    with pytest.raises(ValueError, match="shape"):
+        DenseIndex.build(vectors).search(query[:5], 3)
+
+
+def test_rebuild_reembeds_only_the_changed_document(tmp_path: Path, embedder: Embedder) -> None:
+    copy_corpus(tmp_path / "corpus", ["carney-mexico-visit.md", "plan-mexico.md", "southeast-gateway-pipeline.md"])
+    settings = make_settings(tmp_path)
+    first = build_index(settings, embedder=embedder)
+    assert first.embedded == first.chunks
+    assert first.reused == 0
+
+    unchanged = build_index(settings, embedder=embedder)
+    assert unchanged.embedded == 0
+    assert unchanged.reused == first.chunks
+
+    plan = tmp_path / "corpus" / "plan-mexico.md"
+    plan.write_text(plan.read_text(encoding="utf-8") + "\n\nA new closing paragraph about ports in Manzanillo.\n")
+    changed = build_index(settings, embedder=embedder)
+    index = store.load_index(settings.index_dir)
+    plan_chunks = [c for c in index.chunks if c.doc_id == "plan-mexico.md"]
+    assert 0 < changed.embedded <= len(plan_chunks)
+    assert changed.reused == changed.chunks - changed.embedded
+    assert any("Manzanillo" in c.text for c in plan_chunks)
+
+
+def test_manifest_records_what_the_index_was_built_with(small_index: Settings) -> None:
+    build = store.current_path(small_index.index_dir)
+    manifest = json.loads((build / "manifest.json").read_text())
+    assert manifest["model"] == small_index.model
+    assert manifest["dimension"] == 384
+    assert manifest["chunk_size"] == small_index.chunk_size
+    assert set(manifest["documents"]) == {
+        "carney-mexico-visit.md",
+        "southeast-gateway-pipeline.md",
+        "people-in-the-news.html",
+    }
+    assert manifest["counts"]["chunks"] > 10
+    assert {"chunks.jsonl", "documents.jsonl", "vectors.npy", "dense.faiss"} <= set(manifest["files"])
+    assert manifest["format_version"] == store.FORMAT_VERSION
+    assert manifest["created_at"]
+
+
+def test_index_built_with_other_settings_is_detected(small_index: Settings, embedder: Embedder) -> None:
+    with pytest.raises(
+        IndexMismatchError, match="chunk_size is 400 in the index but 900 in the settings.*askdocs index"
+    ):
+        Assistant.load(small_index.replace(chunk_size=900), embedder=embedder)
+
+
+def test_corpus_changes_since_the_build_are_reported(tmp_path: Path, embedder: Embedder) -> None:
+    copy_corpus(tmp_path / "corpus", ["carney-mexico-visit.md"])
+    settings = make_settings(tmp_path)
+    build_index(settings, embedder=embedder)
+    (tmp_path / "corpus" / "new-note.txt").write_text("Ports and railways between Canada and Mexico.\n")
+    assistant = Assistant.load(settings, embedder=embedder)
+    assert assistant.load_report.stale == ["new: new-note.txt"]
+
+
+def test_missing_index_says_what_to_run(tmp_path: Path, embedder: Embedder) -> None:
+    with pytest.raises(IndexMissingError, match="askdocs index"):
+        Assistant.load(make_settings(tmp_path), embedder=embedder)
+
+
+def test_damaged_index_file_is_named(tmp_path: Path, embedder: Embedder) -> None:
+    copy_corpus(tmp_path / "corpus", ["carney-mexico-visit.md"])
+    settings = make_settings(tmp_path)
+    build_index(settings, embedder=embedder)
+    vectors = store.current_path(settings.index_dir) / "vectors.npy"
+    vectors.write_bytes(vectors.read_bytes()[:-100])
+    with pytest.raises(IndexCorruptError, match="vectors.npy is damaged.*askdocs index"):
+        Assistant.load(settings, embedder=embedder)
+    build_index(settings, embedder=embedder)  # the advice works
+    assert Assistant.load(settings, embedder=embedder).retrieve("trade")
+
+
+def test_empty_corpus_keeps_the_previous_index(tmp_path: Path, embedder: Embedder) -> None:
+    copy_corpus(tmp_path / "corpus", ["carney-mexico-visit.md"])
+    settings = make_settings(tmp_path)
+    build_index(settings, embedder=embedder)
+    before = store.current_path(settings.index_dir)
+    (tmp_path / "corpus" / "carney-mexico-visit.md").write_text("")
+    with pytest.raises(AskdocsError, match="(?s)no readable documents.*is empty"):
+        build_index(settings, embedder=embedder)
+    assert store.current_path(settings.index_dir) == before
+    assert Assistant.load(settings, embedder=embedder).retrieve("bilateral trade")
+
+
+def test_a_second_concurrent_build_is_refused(small_index: Settings, embedder: Embedder) -> None:
+    with store.build_lock(small_index.index_dir), pytest.raises(BuildLockedError, match="another"):
+        build_index(small_index, embedder=embedder)
+
+
+def test_killed_build_leaves_the_previous_index_usable(tmp_path: Path, embedder: Embedder) -> None:
+    copy_corpus(tmp_path / "corpus", ["carney-mexico-visit.md"])
+    settings = make_settings(tmp_path)
+    build_index(settings, embedder=embedder)
+    before = store.current_path(settings.index_dir)
+    # Enough text that embedding takes a while, then kill -9 the build while it runs.
+    big = "\n\n".join(
+        f"Paragraph {i} on tariffs, pipelines, ports and trade between Canada and Mexico." for i in range(6000)
+    )
+    (tmp_path / "corpus" / "big.txt").write_text(big)
+    env = {**os.environ, "ASKDOCS_CORPUS_DIR": str(settings.corpus_dir), "ASKDOCS_INDEX_DIR": str(settings.index_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "index"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(8)  # past start-up and model load, deep in embedding ~1,000 new chunks
+    assert proc.poll() is None, "the build finished before it could be killed; make the corpus larger"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert store.current_path(settings.index_dir) == before
+    passages = Assistant.load(settings, embedder=embedder).retrieve("bilateral trade 2024")
+    assert "C$56 billion" in passages[0].chunk.text
+    build_index(settings, embedder=embedder)  # the lock died with the process

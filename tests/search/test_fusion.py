@@ -1,0 +1,25 @@
+import numpy as np
+
+from app.search.fusion import rrf_fusion, zscore, zscore_fusion
+
+
+def test_zscore_by_hand() -> None:
+    assert np.allclose(zscore(np.array([1.0, 2.0, 3.0])), [-1.224745, 0.0, 1.224745])
+    assert np.allclose(zscore(np.array([0.0, 0.0, 0.0])), 0.0)  # no signal, no preference
+
+
+def test_zscore_fusion_mixes_by_weight() -> None:
+    dense = np.array([0.9, 0.5, 0.1])
+    lexical = np.array([0.0, 0.0, 12.0])
+    assert np.argmax(zscore_fusion(dense, lexical, 1.0)) == 0
+    assert np.argmax(zscore_fusion(dense, lexical, 0.0)) == 2
+    # lexical all zeros (no query word indexed): the dense order decides alone
+    assert list(np.argsort(-zscore_fusion(dense, np.zeros(3), 0.5))) == [0, 1, 2]
+
+
+def test_rrf_by_hand() -> None:
+    dense = np.array([0.9, 0.5, 0.1])  # ranks 1, 2, 3
+    lexical = np.array([1.0, 3.0, 2.0])  # ranks 3, 1, 2
+    fused = rrf_fusion(dense, lexical, 0.5, k=60)
+    expected = [0.5 / 61 + 0.5 / 63, 0.5 / 62 + 0.5 / 61, 0.5 / 63 + 0.5 / 62]
+    assert np.allclose(fused, expected)
