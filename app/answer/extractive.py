@@ -60,8 +60,9 @@ class Extract:
     text: str
     citations: tuple[Citation, ...]
     abstained: bool
-    best_support: float
+    best_support: float  # 0..1
     reason: str = ""  # why it abstained
+    short: str = ""  # the short answer leading the text, when there is one
 
 
 def question_type(question: str) -> str:
@@ -247,4 +248,4 @@ class ExtractiveAnswerer:
         text = " ".join(quotes)
         if lead:
             text = f"{lead} [1]. {text}"
-        return Extract(text, tuple(citations), False, best)
+        return Extract(text, tuple(citations), False, best, short=lead or "")

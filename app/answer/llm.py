@@ -9,12 +9,12 @@ always `document.text[start:end]`. Markers pointing at no passage ([9] of 3)
 and markers whose passage doesn't support the sentence are removed, the rest
 renumbered 1..m by first use. A sentence left with no support stays in the
 text with " [unsupported]" appended, so the reader sees it; an answer with no
-valid citation at all is replaced by the extractive answer.
+valid citation at all is replaced by the offline answer (`fallback`).
 
 Trade-offs: embedding similarity tells that a quote is about the same thing as
 the sentence, not that it entails it (a changed number can still pass), but it
 is local, cheap and deterministic, which a second LLM call as judge is not.
-Every LLM failure falls back to the extractive answer with a note, so
+Every LLM failure falls back to the offline answer with a note, so
 configuring an LLM never leaves the user with less than no LLM would. The HTTP
 calls themselves are in `app.answer.llm_client`.
 """
@@ -82,7 +82,7 @@ class LLMRequest:
     documents: every document by id; quotes are taken from the text of the cited passage's document.
     embedder: the model that embeds answer sentences and passage sentences to check support.
     settings: the LLM endpoint, model, key, timeout and max_tokens.
-    fallback: makes the extractive answer, returned (with a note) whenever the LLM answer fails.
+    fallback: makes the offline answer (the reader's), returned with a note whenever the LLM answer fails.
     min_support: the cosine similarity a passage sentence needs to support an answer sentence.
     """
 
@@ -176,7 +176,8 @@ def _run(request: LLMRequest, *, streaming: bool) -> Iterator[str | Answer]:
             parts.append(delta)
             yield delta
     except LLMError as exc:
-        yield _with_note(request.fallback(), f"LLM unavailable ({exc}); showing the extractive answer")
+        fallback = request.fallback()
+        yield _with_note(fallback, f"LLM unavailable ({exc}); showing the {fallback.answerer} answer")
         return
     draft, timings = "".join(parts), {"llm": round((time.perf_counter() - started) * 1000, 1)}
     # Keywords, not positions: Answer gains fields over time.
@@ -188,7 +189,8 @@ def _run(request: LLMRequest, *, streaming: bool) -> Iterator[str | Answer]:
     verified = verify(draft, passages, documents, request.embedder, request.min_support)
     timings["verify"] = round((time.perf_counter() - started) * 1000, 1)
     if not verified.citations:
-        yield _with_note(request.fallback(), "the LLM answer had no valid citation; showing the extractive answer")
+        fallback = request.fallback()
+        yield _with_note(fallback, f"the LLM answer had no valid citation; showing the {fallback.answerer} answer")
         return
     notes = []
     if verified.dropped_markers:

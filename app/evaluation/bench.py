@@ -2,12 +2,15 @@
 
 Builds the configured corpus from scratch into a temporary folder (so the
 embedding cache does not flatter it), then times `retrieve` and full answers
-(`ask`, extractive; and the LLM answerer when one is configured) over questions
-from the evaluation set (or, without one, over text from the corpus).
+(`ask`: the extractive baseline, then the reader; and the LLM answerer when one
+is configured) over questions from the evaluation set (or, without one, over text
+from the corpus). Figures vary with machine load, so the reader is reported as a
+ratio to the baseline measured in the same run, beside the load average.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import time
@@ -42,7 +45,9 @@ def run_core_bench(settings: Settings, n_questions: int = 100) -> str:
         assistant = Assistant.load(fresh, embedder=embedder)
         questions = bench_questions(n_questions) or [c.text[:120] for c in assistant.index.chunks[:n_questions]]
         timings = _time_each(questions, assistant.retrieve)
+        # the old answerer first, as the baseline of the same run on the same machine
         answers = {"extractive": _time_each(questions, lambda q: assistant.ask(q, answerer="extractive"))}
+        answers["reader"] = _time_each(questions, lambda q: assistant.ask(q, answerer="reader"))
         if settings.llm_configured:
             answers["llm"] = _time_each(questions, lambda q: assistant.ask(q, answerer="llm"))
     lines = [
@@ -60,8 +65,12 @@ def run_core_bench(settings: Settings, n_questions: int = 100) -> str:
         lines.append(
             f"| full answer ({answerer}), median / p95 | {statistics.median(ms):.1f} / {percentile(ms, 95):.1f} ms |"
         )
+    ratio = statistics.median(answers["reader"]) / statistics.median(answers["extractive"])
+    lines.append(f"| reader ÷ extractive, median full answer | {ratio:.2f}× |")
     if not settings.llm_configured:
         lines.append("| full answer (llm) | not measured: no LLM configured (llm_base_url, llm_model) |")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    lines.append(f"| load average (1, 5, 15 min) at the end, {os.cpu_count()} cores | {load} |")
     return "\n".join(lines)
 
 

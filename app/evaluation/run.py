@@ -9,17 +9,21 @@ abstention; the summary averages them overall and per kind.
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.errors import AskdocsError
 from app.evaluation.metrics import hit_at, mrr_at, ndcg_at, percentile, supports, term_recall
 from app.jsonl import read_jsonl
 from app.types import Answer
+
+if TYPE_CHECKING:
+    from app.assistant import Assistant
 
 
 class EvalSetError(AskdocsError, ValueError):
@@ -162,6 +166,18 @@ def score(item: EvalItem, answer: Answer) -> tuple[dict[str, float], bool, tuple
     return s, passed, tuple(reasons)
 
 
+def ask_as_chat(
+    assistant: Assistant, answerer: str | None = None, k: int | None = None
+) -> Callable[[EvalItem], Answer]:
+    """Each item asked as a chat would: its history questions first, so a follow-up knows their answers."""
+
+    def ask(item: EvalItem) -> Answer:
+        turns = assistant.replay(item.history, answerer, k)
+        return assistant.ask(item.question, history=turns, answerer=answerer, k=k)
+
+    return ask
+
+
 def run_eval(
     ask: Callable[[EvalItem], Answer],
     items: Sequence[EvalItem],
@@ -216,10 +232,14 @@ def summarize(results: Sequence[ItemResult]) -> dict[str, Any]:
         for stage in stages
         if (v := [r.scores[stage] for r in results if stage in r.scores])
     }
+    # how long the answers people read are: words of answered items, markers left out
+    words = [len(re.sub(r"\[\d+\]", " ", r.answer.text).split()) for r in results if not r.answer.abstained]
+    length = {"median": statistics.median(words), "p95": round(percentile(words, 95), 1)} if words else {}
     return {
         "overall": means(results),
         "by_kind": {k: means(v) for k, v in sorted(by_kind.items())},
         "latency_ms": latency,
+        "answer_words": length,
     }
 
 
@@ -238,6 +258,9 @@ def format_summary(summary: dict[str, Any], title: str = "") -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "| stage | median ms | p95 ms |", "|---|---|---|"]
     lines += [f"| {stage} | {v['median']} | {v['p95']} |" for stage, v in summary["latency_ms"].items()]
+    if length := summary.get("answer_words"):
+        lines += ["", "| answer words (answered items) | median | p95 |", "|---|---|---|"]
+        lines.append(f"| words | {length['median']} | {length['p95']} |")
     return "\n".join(lines).strip() + "\n"
 
 

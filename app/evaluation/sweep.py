@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.assistant import Assistant
-from app.evaluation.run import EvalItem, ItemResult, load_eval_set, run_eval
+from app.evaluation.run import EvalItem, ItemResult, ask_as_chat, load_eval_set, run_eval
 from app.index.build import build_index
 from app.index.embedding import Embedder
 from app.settings import Settings
@@ -24,10 +24,36 @@ FUSIONS = [("zscore", 0.3), ("zscore", 0.5), ("zscore", 0.7), ("rrf", 0.5)]
 KS = [3, 5, 8]
 LENGTHS = [(1, 0.0), (2, 0.05), (2, 0.08), (2, 0.12), (3, 0.08), (3, 0.12)]
 THRESHOLDS = [round(0.20 + 0.02 * i, 2) for i in range(21)]
+# the reader's confidence piles up near 0 and 1 (a logistic of a logit margin), so the grid is finer there
+READER_THRESHOLDS = [0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98]
+MAX_FALSE_ABSTENTION = 0.05
+
+
+def run_reader_sweep(settings: Settings, eval_set: Path, split: str = "dev") -> str:
+    """The reader's confidence threshold: the most accurate one that refuses at most 5% of answerable items.
+
+    One run with no threshold; each candidate is then scored on those answers (ties: the higher one).
+    """
+    items = load_eval_set(eval_set, split)
+    assistant = Assistant.load(settings.replace(reader_threshold=0.0))
+    run = run_eval(ask_as_chat(assistant, "reader"), items, "reader-sweep", {})
+    table = [(t, *_abstention(run.results, t)) for t in READER_THRESHOLDS]
+    allowed = [row for row in table if row[3] <= MAX_FALSE_ABSTENTION] or table[:1]
+    chosen = max(allowed, key=lambda row: (round(row[1], 6), row[0]))[0]
+    lines = [
+        f"Reader threshold on the {split} split of {eval_set} ({len(items)} items).",
+        "",
+        "| threshold | accuracy | abstention (unanswerable) | false abstention | abstain precision |",
+        "|---|---|---|---|---|",
+    ]
+    for t, accuracy, recall, false_rate, precision in table:
+        mark = " (chosen)" if t == chosen else ""
+        lines.append(f"| {t}{mark} | {accuracy:.3f} | {recall:.3f} | {false_rate:.3f} | {precision:.3f} |")
+    return "\n".join([*lines, "", f"Chosen: reader_threshold={chosen}"])
 
 
 def _evaluate(assistant: Assistant, items: Sequence[EvalItem], k: int | None = None) -> dict[str, float]:
-    run = run_eval(lambda i: assistant.ask(i.question, history=i.history, k=k), items, "sweep", {})
+    run = run_eval(ask_as_chat(assistant, "extractive", k), items, "sweep", {})
     overall = run.summary["overall"]
     return {m: overall.get(m, 0.0) for m in ("accuracy", "ndcg@10", "hit@5", "citation_precision")}
 
@@ -114,7 +140,7 @@ def run_sweep(settings: Settings, eval_set: Path, split: str = "dev") -> str:
                 best_length = (key, s)
         chosen = best_length[1]
 
-        run = run_eval(lambda i: _with(assistant, chosen).ask(i.question, history=i.history), items, "t", {})
+        run = run_eval(ask_as_chat(_with(assistant, chosen), "extractive"), items, "t", {})
         lines += [
             "",
             "### Abstention threshold (all items of the split; the answer-type rule is always on)",
@@ -172,5 +198,7 @@ def _abstention(results: Sequence[ItemResult], threshold: float) -> tuple[float,
 
 def _with(assistant: Assistant, settings: Settings) -> Assistant:
     """The same loaded index, model and sentence cache under other retrieval/answer settings."""
-    other = Assistant(settings, assistant.index, assistant.embedder, extractive=assistant.extractive)
+    other = Assistant(
+        settings, assistant.index, assistant.embedder, extractive=assistant.extractive, reader=assistant.reader.reader
+    )
     return other

@@ -20,6 +20,15 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+def terms(text: str, stemmer: Any = None) -> list[str]:
+    """The stemmed, stop-worded terms BM25 sees for `text`."""
+    import bm25s
+
+    stemmer = stemmer or _stemmer()
+    tokenized = bm25s.tokenize([text], stopwords="en", stemmer=stemmer, show_progress=False, return_ids=False)
+    return list(tokenized[0])
+
+
 class LexicalIndex:
     def __init__(self, bm25: Any, size: int) -> None:
         self._bm25 = bm25
@@ -41,10 +50,7 @@ class LexicalIndex:
 
     def tokens(self, text: str) -> list[str]:
         """The stemmed, stop-worded terms BM25 sees for `text`."""
-        import bm25s
-
-        tokenized = bm25s.tokenize([text], stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=False)
-        return list(tokenized[0])
+        return terms(text, self._stemmer)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for `query` (zeros when no query term is indexed)."""

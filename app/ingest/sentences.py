@@ -2,7 +2,8 @@
 
 A sentence never crosses a line break (list items, headings and paragraphs are
 lines in our documents), and within a line it ends at . ! ? followed by a space
-and an upper-case letter, digit or opening quote. Abbreviations such as "U.S."
+and an upper-case letter, digit or opening quote. Headings (never quoted as an
+answer) are "#" lines and short unpunctuated title lines. Abbreviations such as "U.S."
 or "Inc." followed by a capitalized word will split wrongly now and then; the
 quote is still exact text, only shorter.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 _BOUNDARY = re.compile(r"(?<=[.!?…])([”\"’)]*)\s+(?=[A-Z0-9“\"‘(¿¡])")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _HEADING = re.compile(r"^\s*#{1,6}\s")
+TITLE_MAX_WORDS = 12
 _ABBREVIATIONS = (
     "U.S.",
     "U.K.",
@@ -49,7 +51,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     for line in text[start:end].split("\n"):
         line_end = line_start + len(line)
         if line.strip():
-            heading = bool(_HEADING.match(line))
+            heading = bool(_HEADING.match(line)) or _is_title(line)
             offset = line_start
             bullet = _BULLET.match(line) or _HEADING.match(line)
             if bullet:
@@ -72,6 +74,17 @@ def sentences_overlapping(text: str, start: int, end: int) -> list[Sentence]:
     line_end = text.find("\n", end)
     line_end = len(text) if line_end < 0 else line_end
     return [s for s in split_sentences(text, line_start, line_end) if s.end > start and s.start < end]
+
+
+def _is_title(line: str) -> bool:
+    """A plain-text section title ("The Trump Factor"): a short line, not a list item, that no
+    punctuation ends. The article came as plain text, so its titles carry no "#"."""
+    stripped = line.strip()
+    return (
+        len(stripped.split()) <= TITLE_MAX_WORDS
+        and not _BULLET.match(line)
+        and not stripped.endswith((".", "!", "?", "…", ":", ";", "”", '"', "’", ")"))
+    )
 
 
 def _make(text: str, start: int, end: int, heading: bool) -> Sentence:

@@ -38,7 +38,7 @@ from app.serve.access import add_access_middleware, frame_ancestors_directive
 from app.serve.pages import DOCS_CSP, docs_page, document_page
 from app.serve.ui import STATIC, mount_ui
 from app.settings import AnswererName, RetrievalMode
-from app.types import Answer, Document, Passage
+from app.types import Answer, Document, Passage, Turn
 
 MAX_API_K = 20
 
@@ -55,8 +55,17 @@ Answers questions about a folder of documents with quoted, checkable citations.
 """
 
 
+class HistoryTurn(BaseModel):
+    """An earlier turn: the question and the short answer it got (`short_answer` of that reply)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(strict=True)
+    answer: str = Field(default="", strict=True)
+
+
 class AskRequest(BaseModel):
-    """A question, optionally with the earlier questions of the same conversation."""
+    """A question, optionally with the earlier turns of the same conversation."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -64,8 +73,12 @@ class AskRequest(BaseModel):
     )
 
     question: str = Field(strict=True, description="The question (not empty; at most max_question_chars).")
-    history: list[Annotated[str, Field(strict=True)]] = Field(
-        default_factory=list, description="Earlier user questions in this conversation, oldest first."
+    history: list[Annotated[str, Field(strict=True)] | HistoryTurn] = Field(
+        default_factory=list,
+        description=(
+            "Earlier turns of this conversation, oldest first: each a question, or {question, answer} with the "
+            "short answer it got, so a follow-up can refer to it ('Who replaced him?')."
+        ),
     )
     k: int | None = Field(
         default=None, ge=1, le=MAX_API_K, strict=True, description="Passages the answer may draw on (default: top_k)."
@@ -142,7 +155,8 @@ def _add_api_routes(app: FastAPI, assistant: Assistant) -> None:
         """The answer's text carries markers [1], [2] … that point at `citations`; each citation's
         `quote` is exactly `document.text[start:end]`. `abstained: true` means the documents don't
         answer it; `passages` then holds the closest passages."""
-        question, history = assistant.check_question(body.question, body.history)
+        turns = [h if isinstance(h, str) else Turn(h.question, h.answer) for h in body.history]
+        question, history = assistant.check_question(body.question, turns)
         if body.answerer == "llm" and not settings.llm_configured:
             raise HTTPException(422, "answerer 'llm' is not available: this server has no LLM configured")
         answer = assistant.ask(question, history=history, answerer=body.answerer, k=body.k)

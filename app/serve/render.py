@@ -81,7 +81,7 @@ class Renderer:
         if answer.abstained:
             parts.append(self._not_found(answer))
         else:
-            parts.append(f'<p class="ad-text">{_answer_text(answer.text)}</p>')
+            parts.append(f'<p class="ad-text">{_answer_text(answer.text, answer.short_answer)}</p>')
             if answer.citations:
                 items = "".join(self._citation(c) for c in answer.citations)
                 parts.append(f'<div class="ad-sources-label">Sources</div><ol class="ad-sources">{items}</ol>')
@@ -155,8 +155,13 @@ class Renderer:
         )
 
 
-def _answer_text(text: str) -> str:
-    """Escaped answer text with each [n] marker in a span (the marker text itself stays "[n]")."""
+def _answer_text(text: str, short_answer: str = "") -> str:
+    """Escaped answer text with each [n] marker in a span (the marker text itself stays "[n]").
+
+    The short answer, when the text leads with it, is in bold: it is what was asked for.
+    """
+    if short_answer and text.startswith(short_answer):
+        return f'<strong class="ad-short">{_text(short_answer)}</strong>' + _answer_text(text[len(short_answer) :])
     out, last = [], 0
     for m in _MARKER.finditer(text):
         out.append(_text(text[last : m.start()]))

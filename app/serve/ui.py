@@ -27,7 +27,7 @@ from app.assistant import Assistant
 from app.errors import AskdocsError, QuestionError
 from app.serve.render import Renderer
 from app.settings import ANSWERERS
-from app.types import Answer
+from app.types import Answer, Turn
 
 STATIC = Path(__file__).resolve().parent / "static"
 EXAMPLES = (
@@ -67,13 +67,17 @@ class Chat:
         return wanted if wanted in self.answerers else "extractive"
 
     def respond(
-        self, question: Any, chat: list[Any] | None, k: Any, answerer: Any, asked: list[str] | None
-    ) -> Iterator[tuple[list[Any], list[str], str]]:
-        """Stream one answer: yields (messages, earlier questions, new textbox value)."""
+        self, question: Any, chat: list[Any] | None, k: Any, answerer: Any, asked: list[Any] | None
+    ) -> Iterator[tuple[list[Any], list[dict[str, str]], str]]:
+        """Stream one answer: yields (messages, earlier turns, new textbox value).
+
+        The earlier turns are kept as {"question", "answer"} (the short answer each got), so a
+        follow-up can refer to what the chat said ("Who replaced him?").
+        """
         chat = list(chat or [])
-        asked = [q for q in (asked or []) if isinstance(q, str)]
+        asked = _turns(asked)
         try:
-            question, _ = self.assistant.check_question(question, asked)
+            question, history = self.assistant.check_question(question, [Turn(**t) for t in asked])
         except QuestionError as exc:
             raise gr.Error(str(exc)) from None
         k, answerer = self._check_options(k, answerer)
@@ -82,10 +86,10 @@ class Chat:
         yield chat, asked, ""
         text = ""
         try:
-            for item in self.assistant.ask_stream(question, history=asked, answerer=answerer, k=k):
+            for item in self.assistant.ask_stream(question, history=history, answerer=answerer, k=k):
                 if isinstance(item, Answer):
                     chat[-1] = {"role": "assistant", "content": self.render.answer(item)}
-                    yield chat, [*asked, question], ""
+                    yield chat, [*asked, {"question": question, "answer": item.short_answer}], ""
                     return
                 text += item
                 chat[-1] = {"role": "assistant", "content": self.render.pending(text)}
@@ -113,6 +117,17 @@ class Chat:
                 + ("" if "llm" in self.answerers else " (no LLM is configured)")
             )
         return k_int, str(answerer)
+
+
+def _turns(state: list[Any] | None) -> list[dict[str, str]]:
+    """The chat's earlier turns from its state (plain question strings, from older pages, still count)."""
+    turns = []
+    for entry in state or []:
+        if isinstance(entry, str):
+            turns.append({"question": entry, "answer": ""})
+        elif isinstance(entry, dict) and isinstance(entry.get("question"), str):
+            turns.append({"question": entry["question"], "answer": str(entry.get("answer") or "")})
+    return turns
 
 
 def _header(assistant: Assistant) -> str:

@@ -45,7 +45,8 @@ def test_follow_up_is_resolved_against_the_conversation(full_assistant: Assistan
 
 def test_amount_question_leads_with_the_short_span(full_assistant: Assistant) -> None:
     answer = full_assistant.ask("How much have Canadian companies invested in Mexico, according to the article?")
-    assert answer.text.startswith("C$50 billion [1]")
+    assert "C$50 billion" in answer.short_answer
+    assert answer.text.startswith(f"{answer.short_answer} [1]")
 
 
 def test_instructions_in_the_question_change_nothing(full_assistant: Assistant) -> None:
@@ -111,7 +112,7 @@ def test_cli_ask_with_history_prints_text_and_sources(small_index) -> None:  # t
     assert result.returncode == 0, result.stderr
     assert "440" in result.stdout
     assert "[1]" in result.stdout
-    assert "searched: How long is it? [+ earlier questions" in result.stdout
+    assert "searched: How long is it? [+ earlier turns" in result.stdout
 
 
 def test_llm_answerer_through_the_assistant(full_assistant: Assistant, llm_server) -> None:  # type: ignore[no-untyped-def]
@@ -133,7 +134,7 @@ def test_llm_answerer_through_the_assistant(full_assistant: Assistant, llm_serve
     assert isinstance(pieces[-1], Answer)
 
 
-def test_llm_requested_but_not_configured_gives_the_extractive_answer(full_assistant: Assistant) -> None:
+def test_llm_requested_but_not_configured_gives_the_readers_answer(full_assistant: Assistant) -> None:
     answer = full_assistant.ask("What pipeline did TC Energy finish in Mexico?", answerer="llm")
-    assert answer.answerer == "extractive"
+    assert answer.answerer == "reader"
     assert "no LLM is configured" in answer.notes[0]

@@ -100,6 +100,18 @@ def test_ask_takes_history_k_and_answerer(url: str) -> None:
     assert "TC Energy" in answer["query"]  # the earlier question was carried into the search
 
 
+def test_history_turns_carry_the_earlier_answer(url: str) -> None:
+    body = {
+        "question": "Who replaced him?",
+        "history": [{"question": "Which former ambassador said Ottawa ignored Mexico?", "answer": "Graeme Clark"}],
+    }
+    response = ask(url, body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert "Graeme Clark" in answer["query"]  # the earlier answer reached the search
+    assert "short_answer" in answer
+
+
 def test_concurrent_questions_get_the_same_answers_as_one_at_a_time(url: str) -> None:
     questions = [
         "How much was bilateral trade between Canada and Mexico in 2024?",
@@ -136,6 +148,8 @@ LONG = "x" * 2001  # the default max_question_chars is 2000
         ({"question": "What pipeline?", "history": "not a list"}, "history"),
         ({"question": "What pipeline?", "history": [1, 2]}, "history"),
         ({"question": "What pipeline?", "history": [LONG]}, "limit"),
+        ({"question": "What pipeline?", "history": [{"answer": "no question"}]}, "history"),
+        ({"question": "What pipeline?", "history": [{"question": "Q?", "answer": LONG}]}, "limit"),
         ({"question": "What pipeline?", "k": 0}, "k"),
         ({"question": "What pipeline?", "k": 21}, "k"),
         ({"question": "What pipeline?", "k": "5"}, "k"),

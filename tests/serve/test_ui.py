@@ -52,7 +52,7 @@ def test_follow_up_questions_carry_the_conversation(url: str) -> None:
     chat, textbox = result
     assert textbox == ""
     assert len(chat) == 4  # two questions, two answers
-    assert "earlier questions" in last_reply(result)
+    assert "earlier turns" in last_reply(result)
     assert "TC Energy" in last_reply(result)
 
 

@@ -1,0 +1,151 @@
+"""The reader model: (question, passage) → the short answer span in the passage, or "no answer".
+
+A MiniLM-L6 cross-encoder with a span head, trained here from the packaged all-MiniLM-L6-v2
+(`app/answer/training.py`, model card in `reader_model/MODEL_CARD.md`), exported to ONNX and
+quantized to int8, so answering needs onnxruntime and the `tokenizers` library, not torch.
+This is the only module that imports onnxruntime.
+
+For each passage the model gives every token a start and an end logit. The best span is the
+(start, end) pair with the highest start + end within the passage; "no answer" is the pair
+pointing at [CLS]. The span's *answer score* is best span − no answer (the SQuAD 2.0 recipe):
+above a threshold calibrated on held-out data the passage answers the question.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.errors import ModelError
+from app.index.store import file_hash
+
+MODEL_DIR = Path(__file__).resolve().parent / "reader_model"
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+CHECKSUMS_FILE = "checksums.json"
+MAX_LENGTH = 192  # tokens per window; a 400-character chunk and a question fit in one
+STRIDE = 48  # tokens shared by consecutive windows of a longer passage
+MAX_ANSWER_TOKENS = 30
+TOP_TOKENS = 20  # start and end candidates tried per window
+
+
+@dataclass(frozen=True)
+class Span:
+    """A candidate answer: `text == passages[passage][start:end]`."""
+
+    passage: int  # index into the passages that were read
+    start: int  # character offsets into that passage's text
+    end: int
+    text: str
+    score: float  # answer score: span logits − no-answer logits; > 0 means the model prefers the span
+
+
+class Reader:
+    """Loads lazily; safe to share between threads (onnxruntime sessions are)."""
+
+    def __init__(self, model_dir: Path = MODEL_DIR, threads: int | None = None) -> None:
+        self.model_dir = model_dir
+        self.threads = threads or min(4, os.cpu_count() or 1)
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> tuple[Any, Any]:
+        with self._lock:
+            if self._session is None:
+                import onnxruntime
+                from tokenizers import Tokenizer
+
+                verify_model(self.model_dir)
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = self.threads
+                options.log_severity_level = 3
+                self._session = onnxruntime.InferenceSession(
+                    str(self.model_dir / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+                )
+                tokenizer = Tokenizer.from_file(str(self.model_dir / TOKENIZER_FILE))
+                tokenizer.enable_truncation(MAX_LENGTH, stride=STRIDE, strategy="only_second")
+                tokenizer.no_padding()
+                self._tokenizer = tokenizer
+        return self._session, self._tokenizer
+
+    def read(self, question: str, passages: Sequence[str], per_passage: int = 3) -> list[Span]:
+        """Up to `per_passage` best spans of each passage (no overlapping duplicates), best first."""
+        if not passages:
+            return []
+        session, tokenizer = self._load()
+        windows: list[tuple[int, Any]] = []  # (passage index, encoding of one window)
+        for i, encoding in enumerate(tokenizer.encode_batch([(question, p) for p in passages])):
+            windows += [(i, w) for w in (encoding, *encoding.overflowing)]
+        start_logits, end_logits = self._run(session, [w for _, w in windows])
+        found: dict[int, list[Span]] = {}
+        for (i, window), starts, ends in zip(windows, start_logits, end_logits, strict=True):
+            found.setdefault(i, []).extend(window_spans(window, starts, ends, passages[i], i))
+        spans = []
+        for candidates in found.values():
+            spans += _distinct(sorted(candidates, key=lambda s: -s.score))[:per_passage]
+        return sorted(spans, key=lambda s: -s.score)
+
+    @staticmethod
+    def _run(session: Any, windows: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        width = max(len(w.ids) for w in windows)
+        shape = (len(windows), width)
+        ids, mask, types = np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+        for row, w in enumerate(windows):
+            n = len(w.ids)
+            ids[row, :n], mask[row, :n], types[row, :n] = w.ids, w.attention_mask, w.type_ids
+        starts, ends = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
+        return np.asarray(starts), np.asarray(ends)
+
+
+def window_spans(window: Any, starts: np.ndarray, ends: np.ndarray, passage: str, index: int) -> list[Span]:
+    """Every plausible span of one window, scored against the window's own no-answer logits."""
+    context = np.array([s == 1 for s in window.sequence_ids] + [False] * (len(starts) - len(window.ids)))
+    if not context.any():
+        return []
+    null = float(starts[0] + ends[0])
+    masked_starts = np.where(context, starts, -np.inf)
+    masked_ends = np.where(context, ends, -np.inf)
+    top_starts = np.argsort(-masked_starts)[:TOP_TOKENS]
+    top_ends = np.argsort(-masked_ends)[:TOP_TOKENS]
+    spans = []
+    for s in top_starts:
+        for e in top_ends:
+            if not (context[s] and context[e]) or e < s or e - s >= MAX_ANSWER_TOKENS:
+                continue
+            start, end = window.offsets[s][0], window.offsets[e][1]
+            score = float(starts[s] + ends[e]) - null
+            spans.append(Span(index, start, end, passage[start:end], score))
+    return spans
+
+
+def _distinct(spans: Sequence[Span]) -> list[Span]:
+    """Drop spans that overlap a better one: "C$56 billion" and "56 billion" are one answer."""
+    kept: list[Span] = []
+    for span in spans:
+        if all(span.end <= k.start or span.start >= k.end for k in kept):
+            kept.append(span)
+    return kept
+
+
+def verify_model(model_dir: Path) -> None:
+    """Every file listed in checksums.json must be there with that SHA-256, or ModelError."""
+    try:
+        expected = json.loads((model_dir / CHECKSUMS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"reader model in {model_dir} has no readable {CHECKSUMS_FILE} ({exc})") from None
+    for name in (MODEL_FILE, TOKENIZER_FILE):
+        path = model_dir / name
+        if name not in expected:
+            raise ModelError(f"{CHECKSUMS_FILE} in {model_dir} does not list {name}")
+        if not path.is_file():
+            raise ModelError(f"reader model file {path} is missing")
+        if file_hash(path) != expected[name]:
+            raise ModelError(f"reader model file {path} is damaged (checksum mismatch); restore it from git")
