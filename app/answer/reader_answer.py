@@ -140,7 +140,9 @@ def second_quote(best: Found, others: Sequence[Found], threshold: float) -> list
         )
         if same_place:
             continue
-        if _same_answer(best, other) or _disagrees(best, other):
+        other_document = other.window.passage.chunk.doc_id != best.window.passage.chunk.doc_id
+        # a different figure only counts as sources disagreeing when it comes from another document
+        if _same_answer(best, other) or (other_document and _disagrees(best, other)):
             return [other]
     return []
 
