@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--set", type=Path, default=Path("eval/questions.jsonl"), help="JSONL evaluation set")
     evaluate.add_argument("--split", default="all", help="dev, test or all (default: all)")
+    evaluate.add_argument("--limit", type=int, help="only the first N items (a quick look)")
     evaluate.add_argument("--answerer", choices=ANSWERERS, help="default: answerer setting")
     evaluate.add_argument("-k", "--k", type=int, help="passages the answer draws on (default: top_k setting)")
     evaluate.add_argument("--label", help="name for the report folder (default: answerer and split)")
@@ -206,6 +207,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     items = load_eval_set(args.set, args.split)
+    if args.limit is not None:
+        if args.limit < 1:
+            raise AskdocsError("--limit must be at least 1")
+        items = items[: args.limit]
     thresholds = load_thresholds(args.gate) if args.gate else None
     answerer = args.answerer or settings.answerer
     assistant = _load(settings)

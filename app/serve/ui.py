@@ -76,6 +76,10 @@ class Chat:
         """
         chat = list(chat or [])
         asked = _turns(asked)
+        if not isinstance(question, str) or not question.strip():
+            # Enter on an empty box: nothing to ask, and nothing to complain about either
+            yield chat, asked, ""
+            return
         try:
             question, history = self.assistant.check_question(question, [Turn(**t) for t in asked])
         except QuestionError as exc:

@@ -83,6 +83,16 @@ def test_split_filter(tmp_path: Path) -> None:
     assert len(load_eval_set(path, "all")) == 3
 
 
+def test_eval_limit_takes_the_first_items(small_index: Settings, tmp_path: Path) -> None:
+    path = write_set(tmp_path / "s.jsonl", SMALL_SET)
+    result = run_cli("eval", "--set", str(path), "--reports", str(tmp_path), "--limit", "2", settings=small_index)
+    assert result.returncode == 0, result.stderr
+    assert "| overall | 2 |" in result.stdout
+    bad = run_cli("eval", "--set", str(path), "--reports", str(tmp_path), "--limit", "0", settings=small_index)
+    assert bad.returncode == 2
+    assert "--limit must be at least 1" in bad.stderr
+
+
 def test_eval_command_writes_a_full_report_and_compares(small_index: Settings, tmp_path: Path) -> None:
     path = write_set(tmp_path / "s.jsonl", SMALL_SET)
     reports = tmp_path / "reports"

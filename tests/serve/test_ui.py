@@ -60,8 +60,9 @@ def test_settings_and_bad_input(url: str) -> None:
     client = Client(f"{url}/", verbose=False)
     reply = last_reply(client.predict(question=QUESTION, k=1, answerer="extractive", api_name="/ask"))
     assert "[1]" in reply
-    with pytest.raises(AppError, match="empty"):
-        client.predict(question="   ", api_name="/ask")
+    first_chat, _ = client.predict(question=QUESTION, api_name="/ask")
+    chat, textbox = client.predict(question="   ", chat=first_chat, api_name="/ask")
+    assert (chat, textbox) == (first_chat, ""), "an empty question is ignored: no error, the chat stays"
     with pytest.raises(AppError, match="limit"):
         client.predict(question="x" * 2001, api_name="/ask")
     with pytest.raises(AppError):
