@@ -25,6 +25,9 @@ from app.types import Answer, Chunk, Citation, Document, Passage
 PASSAGE_CHARS = 520  # at most this much document text shown around a quote
 SNIPPET_CHARS = 360  # closest passages of a "not found" answer are cut to this
 _MARKER = re.compile(r"\[(\d+)\]")
+_MD_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+(.*)$", re.MULTILINE)
+_MD_BULLET = re.compile(r"^([ \t]*)[-*•][ \t]+", re.MULTILINE)
+_MD_BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
 def view_url(root_path: str, doc_id: str, start: int | None = None, end: int | None = None) -> str:
@@ -42,8 +45,14 @@ def _text(value: str) -> str:
 
 
 def _flow(value: str) -> str:
-    """Escaped passage text: blank lines shrink to one line break."""
-    return _text(re.sub(r"\n[ \t]*(?:\n[ \t]*)+", "\n", value))
+    """Escaped passage text with its Markdown structure shown, not its syntax: headings in bold, "- "
+    items as bullets, **bold** as bold; blank lines shrink to one line break. The tags are added to
+    already escaped text, so nothing from a document becomes markup."""
+    escaped = html.escape(re.sub(r"\n[ \t]*(?:\n[ \t]*)+", "\n", value), quote=True)
+    escaped = _MD_HEADING.sub(r'<strong class="ad-h">\1</strong>', escaped)
+    escaped = _MD_BULLET.sub("\\1• ", escaped)
+    escaped = _MD_BOLD.sub(r"<strong>\1</strong>", escaped)
+    return re.sub(r"\r\n?|\n", "<br>", escaped)
 
 
 def _inline(value: str) -> str:

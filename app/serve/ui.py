@@ -35,6 +35,11 @@ EXAMPLES = (
     "What pipeline did TC Energy finish in Mexico?",
     "Why does Carney want closer ties with Mexico?",
 )
+ANSWERER_LABELS = {
+    "reader": "Reader: the short answer and the sentence that says it",
+    "extractive": "Extractive: the closest one or two sentences",
+    "llm": "LLM: written by a language model, checked against its sources",
+}
 MAX_K = 10  # the UI's slider; the JSON API allows up to 20
 
 # The embed page sits in a small iframe: no outer padding, the input always in view.
@@ -149,7 +154,8 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
     demo = gr.Blocks(title="askdocs — ask the documents", analytics_enabled=False)
     with demo:  # not `as demo`: Blocks.__enter__ (which returns self) is untyped, so that would be Any
         gr.HTML(_header(assistant), elem_id="ad-header")
-        chatbot = _chatbot(height="min(62vh, 640px)", examples=True)
+        # no visible "Conversation" label: it sat over the first lines of the chat
+        chatbot = _chatbot(height="min(62vh, 640px)", examples=True, show_label=False)
         question, send = _input_row(autofocus=True)
         with gr.Row(elem_classes="ad-toolbar"):
             new_chat = gr.Button("New chat", variant="secondary", size="sm", scale=0, min_width=110)
@@ -163,12 +169,10 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                 info="How many retrieved passages the answer may quote from.",
             )
             answerer = gr.Radio(
-                chat_fn.answerers,
+                [(ANSWERER_LABELS[name], name) for name in chat_fn.answerers],
                 value=chat_fn.default_answerer(),
-                label="Answerer",
-                info=None
-                if assistant.settings.llm_configured
-                else "Extractive quotes sentences from the documents. No LLM is configured.",
+                label="How answers are made",
+                info=None if assistant.settings.llm_configured else "No language model (LLM) is configured.",
                 interactive=len(chat_fn.answerers) > 1,
             )
         asked = gr.State([])
