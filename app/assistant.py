@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -47,11 +48,19 @@ class Assistant:
         self.index = index
         self.embedder = embedder
         self.retriever = Retriever(index, embedder, settings)
-        self.extractive = extractive or ExtractiveAnswerer(
-            embedder, index.lexical, [c.embedding_text() for c in index.chunks]
-        )
+        self._extractive = extractive
+        self._extractive_lock = threading.Lock()
         self.reader = ReaderAnswerer(reader or Reader())
         self.load_report = LoadReport(0.0, False, [])
+
+    @property
+    def extractive(self) -> ExtractiveAnswerer:
+        """Built on first use: its IDF table is a pass over every chunk, wasted at start when the reader answers."""
+        with self._extractive_lock:
+            if self._extractive is None:
+                chunk_texts = [c.embedding_text() for c in self.index.chunks]
+                self._extractive = ExtractiveAnswerer(self.embedder, self.index.lexical, chunk_texts)
+            return self._extractive
 
     @classmethod
     def load(cls, settings: Settings, build_if_missing: bool = False, embedder: Embedder | None = None) -> Assistant:

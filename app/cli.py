@@ -259,11 +259,12 @@ def cmd_eval_beir(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval_squad(args: argparse.Namespace, settings: Settings) -> int:
     from app.answer.reader import Reader
-    from app.evaluation.squad import far_questions, reader_figures
+    from app.evaluation.squad import far_questions, held_out_articles, reader_figures
 
-    print(reader_figures(Reader(), args.data, settings.reader_threshold, args.questions).to_markdown())
+    held_out = held_out_articles(args.data)  # SQuAD is read once for both figures
+    print(reader_figures(Reader(), held_out, settings.reader_threshold, args.questions).to_markdown())
     assistant = _load(settings)
-    far = far_questions(args.data)
+    far = far_questions(held_out)
     refused = sum(assistant.ask(question).abstained for question in far)
     print(f"\nfar questions (held-out SQuAD, asked of {settings.corpus_dir}/): {refused} of {len(far)} refused")
     return 0
@@ -279,7 +280,7 @@ def cmd_eval_cast(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_train_reader(args: argparse.Namespace, settings: Settings) -> int:
     from app.answer.reader import MODEL_DIR, Reader
     from app.answer.training import TrainConfig, export_reader, train
-    from app.evaluation.squad import reader_figures
+    from app.evaluation.squad import held_out_articles, reader_figures
 
     config = TrainConfig(
         data_dir=args.data,
@@ -296,7 +297,9 @@ def cmd_train_reader(args: argparse.Namespace, settings: Settings) -> int:
     model_dir = args.model_dir or MODEL_DIR
     checksums = export_reader(trained, model_dir)
     print(f"exported to {model_dir}/: " + ", ".join(f"{name} {digest[:12]}…" for name, digest in checksums.items()))
-    print(reader_figures(Reader(model_dir), args.data, settings.reader_threshold, config=config).to_markdown())
+    held_out = held_out_articles(args.data, config)
+    figures = reader_figures(Reader(model_dir), held_out, settings.reader_threshold, seed=config.seed)
+    print(figures.to_markdown())
     return 0
 
 

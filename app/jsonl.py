@@ -6,6 +6,7 @@ so a hand-edited evaluation set or a damaged index names the line to look at.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -13,8 +14,12 @@ from typing import Any
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed value) for every non-blank line; ValueError "path:line: …" on bad JSON."""
-    with open(path, encoding="utf-8") as handle:
+    """(line number, parsed value) for every non-blank line; ValueError "path:line: …" on bad JSON.
+
+    A `.gz` file is read through gzip (the shared TREC CAsT turns come compressed).
+    """
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue

@@ -135,14 +135,11 @@ def second_quote(best: Found, others: Sequence[Found], threshold: float) -> list
     for other in others:
         if logistic(other.span.score) < threshold or other.span.score < best.span.score - SECOND_QUOTE_MARGIN:
             break
-        same_place = other.window.passage.chunk.doc_id == best.window.passage.chunk.doc_id and (
-            other.quote_start < best.quote_end and other.quote_end > best.quote_start
-        )
-        if same_place:
-            continue
-        other_document = other.window.passage.chunk.doc_id != best.window.passage.chunk.doc_id
+        same_document = other.window.passage.chunk.doc_id == best.window.passage.chunk.doc_id
+        if same_document and other.quote_start < best.quote_end and other.quote_end > best.quote_start:
+            continue  # the same sentence again
         # a different figure only counts as sources disagreeing when it comes from another document
-        if _same_answer(best, other) or (other_document and _disagrees(best, other)):
+        if _same_answer(best, other) or (not same_document and _disagrees(best, other)):
             return [other]
     return []
 

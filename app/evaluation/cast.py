@@ -10,12 +10,11 @@ reported on their own too.
 
 from __future__ import annotations
 
-import gzip
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.index.lexical import terms
+from app.jsonl import read_jsonl
 from app.search.query import resolve
 from app.types import Turn
 
@@ -40,8 +39,7 @@ class CastFigures:
 
 
 def cast_figures(data_dir: Path, history_weight: float = 0.5) -> CastFigures:
-    with gzip.open(data_dir / CAST_FILE, "rt", encoding="utf-8") as handle:
-        rows = [json.loads(line) for line in handle if line.strip()]
+    rows = [row for _, row in read_jsonl(data_dir / CAST_FILE)]
     question_only, resolved, reached, sizes = [], [], [], []
     added_total = 0
     for row in rows:

@@ -17,9 +17,12 @@ import string
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from app.answer.reader import Reader
 from app.answer.training import TrainConfig, load_squad, split_articles
+
+SEED = TrainConfig.seed  # the training default, so the figures read the same questions
 
 
 @dataclass(frozen=True)
@@ -66,22 +69,24 @@ def auc(positives: list[float], negatives: list[float]) -> float:
     return wins / (len(positives) * len(negatives))
 
 
-def far_questions(data_dir: Path, count: int = 200, config: TrainConfig | None = None) -> list[str]:
-    """Held-out SQuAD questions (Apollo, Botany, …): questions our corpus cannot answer."""
+def held_out_articles(data_dir: Path, config: TrainConfig | None = None) -> list[dict[str, Any]]:
+    """The SQuAD articles training kept out (the same seeded split as `askdocs train-reader`)."""
     config = config or TrainConfig(data_dir=data_dir, output_dir=Path())
-    _, held_out = split_articles(load_squad(data_dir), config.held_out_articles, config.seed)
+    return split_articles(load_squad(data_dir), config.held_out_articles, config.seed)[1]
+
+
+def far_questions(held_out: list[dict[str, Any]], count: int = 200, seed: int = SEED) -> list[str]:
+    """Held-out SQuAD questions (Apollo, Botany, …): questions our corpus cannot answer."""
     questions = [qa["question"] for a in held_out for p in a["paragraphs"] for qa in p["qas"]]
-    random.Random(config.seed + 2).shuffle(questions)
+    random.Random(seed + 2).shuffle(questions)
     return questions[:count]
 
 
 def reader_figures(
-    reader: Reader, data_dir: Path, threshold: float, questions: int = 400, config: TrainConfig | None = None
+    reader: Reader, held_out: list[dict[str, Any]], threshold: float, questions: int = 400, seed: int = SEED
 ) -> ReaderFigures:
-    """Score the reader on `questions` questions of the articles training held out (same seed)."""
-    config = config or TrainConfig(data_dir=data_dir, output_dir=Path())
-    _, held_out = split_articles(load_squad(data_dir), config.held_out_articles, config.seed)
-    rng = random.Random(config.seed)
+    """Score the reader on `questions` questions of the articles training held out."""
+    rng = random.Random(seed)
     items = [
         (article, p, qa)
         for article in held_out

@@ -40,16 +40,21 @@ def run_reader_sweep(settings: Settings, eval_set: Path, split: str = "dev") -> 
     table = [(t, *_abstention(run.results, t)) for t in READER_THRESHOLDS]
     allowed = [row for row in table if row[3] <= MAX_FALSE_ABSTENTION] or table[:1]
     chosen = max(allowed, key=lambda row: (round(row[1], 6), row[0]))[0]
+    lines = [f"Reader threshold on the {split} split of {eval_set} ({len(items)} items).", ""]
+    lines += _threshold_table(table, chosen)
+    return "\n".join([*lines, "", f"Chosen: reader_threshold={chosen}"])
+
+
+def _threshold_table(table: Sequence[tuple[float, float, float, float, float]], chosen: float) -> list[str]:
+    """The rows of `_abstention` at each threshold as Markdown, the chosen one marked."""
     lines = [
-        f"Reader threshold on the {split} split of {eval_set} ({len(items)} items).",
-        "",
         "| threshold | accuracy | abstention (unanswerable) | false abstention | abstain precision |",
         "|---|---|---|---|---|",
     ]
     for t, accuracy, recall, false_rate, precision in table:
         mark = " (chosen)" if t == chosen else ""
         lines.append(f"| {t}{mark} | {accuracy:.3f} | {recall:.3f} | {false_rate:.3f} | {precision:.3f} |")
-    return "\n".join([*lines, "", f"Chosen: reader_threshold={chosen}"])
+    return lines
 
 
 def _evaluate(assistant: Assistant, items: Sequence[EvalItem], k: int | None = None) -> dict[str, float]:
@@ -145,15 +150,11 @@ def run_sweep(settings: Settings, eval_set: Path, split: str = "dev") -> str:
             "",
             "### Abstention threshold (all items of the split; the answer-type rule is always on)",
             "",
-            "| threshold | accuracy | abstention (unanswerable) | false abstention | abstain precision |",
-            "|---|---|---|---|---|",
         ]
         # Precision first: the highest threshold that abstains on at most 5% of answerable questions.
         table = [(t, *_abstention(run.results, t)) for t in THRESHOLDS]
         chosen_t = max((row for row in table if row[3] <= 0.05), key=lambda row: row[0], default=table[0])[0]
-        for t, accuracy, recall, false_rate, precision in table:
-            mark = " (chosen)" if t == chosen_t else ""
-            lines.append(f"| {t}{mark} | {accuracy:.3f} | {recall:.3f} | {false_rate:.3f} | {precision:.3f} |")
+        lines += _threshold_table(table, chosen_t)
         chosen = chosen.replace(abstain_threshold=chosen_t)
 
     lines += [

@@ -40,7 +40,10 @@ def view_url(root_path: str, doc_id: str, start: int | None = None, end: int | N
 
 def _text(value: str) -> str:
     """Escaped text with line breaks as <br>: no raw newline, so no blank line ends the HTML block."""
-    escaped = html.escape(value, quote=True)
+    return _breaks(html.escape(value, quote=True))
+
+
+def _breaks(escaped: str) -> str:
     return re.sub(r"\r\n?|\n", "<br>", escaped)
 
 
@@ -51,8 +54,7 @@ def _flow(value: str) -> str:
     escaped = html.escape(re.sub(r"\n[ \t]*(?:\n[ \t]*)+", "\n", value), quote=True)
     escaped = _MD_HEADING.sub(r'<strong class="ad-h">\1</strong>', escaped)
     escaped = _MD_BULLET.sub("\\1• ", escaped)
-    escaped = _MD_BOLD.sub(r"<strong>\1</strong>", escaped)
-    return re.sub(r"\r\n?|\n", "<br>", escaped)
+    return _breaks(_MD_BOLD.sub(r"<strong>\1</strong>", escaped))
 
 
 def _inline(value: str) -> str:
