@@ -191,7 +191,9 @@ class Assistant:
         for piece in pieces:
             if isinstance(piece, Answer):
                 piece = dataclasses.replace(
-                    piece, timings_ms={**timings, **piece.timings_ms, "total": _ms_since(started)}
+                    piece,
+                    timings_ms={**timings, **piece.timings_ms, "total": _ms_since(started)},
+                    follows_up=query.carried,
                 )
             yield piece
 

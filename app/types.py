@@ -132,6 +132,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # e.g. "the LLM answer had no valid citation; extractive answer shown"
     short_answer: str = ""  # the span the reader found, which leads `text` ("" when none)
+    follows_up: tuple[str, ...] = ()  # earlier questions carried into the search (a follow-up); () for a new topic
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -36,6 +36,7 @@ class ResolvedQuery:
     search: str  # what retrieval and scoring use from the question itself
     context: str  # earlier questions and their short answers, carried in
     context_weight: float
+    carried: tuple[str, ...] = ()  # the earlier questions whose turns are in `context`, oldest first
 
     def describe(self) -> str:
         if not self.context:
@@ -63,4 +64,5 @@ def resolve(question: str, history: Sequence[Turn], weight: float) -> ResolvedQu
         if turn.answer.strip():
             pieces.append(" ".join(turn.answer.split()))
     context = " ".join(pieces)
-    return ResolvedQuery(question, searchable_question(question), context, weight if context else 0.0)
+    carried = tuple(turn.question for turn in earlier) if context else ()
+    return ResolvedQuery(question, searchable_question(question), context, weight if context else 0.0, carried)
