@@ -3,6 +3,11 @@
 It owns the one loaded index, the embedding model and the reader; the CLI, the
 HTTP API, the chat UI and the evaluation runner all go through it, so they all
 answer the same way.
+
+`reload()` switches to a newer build between questions: everything that belongs to one
+build (the index, its retriever, the extractive answerer's statistics) is one `Served`
+value, replaced in a single assignment, and each question reads it once, so a question
+under way finishes on the build it started with.
 """
 
 from __future__ import annotations
@@ -13,15 +18,17 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from app.answer.extractive import Extract, ExtractiveAnswerer
 from app.answer.reader import Reader
 from app.answer.reader_answer import ReaderAnswerer
-from app.errors import DocumentNotFoundError, QuestionError
+from app.errors import AskdocsError, DocumentNotFoundError, QuestionError
 from app.index import store
-from app.index.build import build_index, corpus_hashes
+from app.index.build import build_index, corpus_hashes, file_hash_or_empty
 from app.index.embedding import Embedder
 from app.index.store import LoadedIndex
+from app.ingest.files import corpus_files
 from app.search.query import resolve
 from app.search.retrieve import Retriever
 from app.settings import Settings
@@ -31,8 +38,26 @@ from app.types import Answer, Document, Passage, Turn
 @dataclass(frozen=True)
 class LoadReport:
     seconds: float
-    built: bool  # True when the index was missing and was built first
-    stale: list[str]  # corpus changes since the index was built
+    built: bool  # True when the index was missing or stale and was built first
+    stale: list[str]  # corpus changes since the index was built (at load time)
+
+
+class Served:
+    """One index build and what is derived from it; replaced as a whole when a newer build is loaded."""
+
+    def __init__(self, index: LoadedIndex, retriever: Retriever, extractive: ExtractiveAnswerer | None) -> None:
+        self.index = index
+        self.retriever = retriever
+        self._extractive = extractive
+        self._lock = threading.Lock()
+
+    def extractive(self, embedder: Embedder) -> ExtractiveAnswerer:
+        """Built on first use: its IDF table is a pass over every chunk, wasted at start when the reader answers."""
+        with self._lock:
+            if self._extractive is None:
+                chunk_texts = [c.embedding_text() for c in self.index.chunks]
+                self._extractive = ExtractiveAnswerer(embedder, self.index.lexical, chunk_texts)
+            return self._extractive
 
 
 class Assistant:
@@ -45,34 +70,74 @@ class Assistant:
         reader: Reader | None = None,
     ) -> None:
         self.settings = settings
-        self.index = index
         self.embedder = embedder
-        self.retriever = Retriever(index, embedder, settings)
-        self._extractive = extractive
-        self._extractive_lock = threading.Lock()
+        self.served = Served(index, Retriever(index, embedder, settings), extractive)
         self.reader = ReaderAnswerer(reader or Reader())
         self.load_report = LoadReport(0.0, False, [])
+        self._reload_lock = threading.Lock()
+        self._corpus_hashes = CorpusHashes(settings.corpus_dir)
+
+    @property
+    def index(self) -> LoadedIndex:
+        return self.served.index
+
+    @property
+    def retriever(self) -> Retriever:
+        return self.served.retriever
 
     @property
     def extractive(self) -> ExtractiveAnswerer:
-        """Built on first use: its IDF table is a pass over every chunk, wasted at start when the reader answers."""
-        with self._extractive_lock:
-            if self._extractive is None:
-                chunk_texts = [c.embedding_text() for c in self.index.chunks]
-                self._extractive = ExtractiveAnswerer(self.embedder, self.index.lexical, chunk_texts)
-            return self._extractive
+        return self.served.extractive(self.embedder)
+
+    def reload(self) -> bool:
+        """Switch to the index's current build if it is not the one served; True when it switched.
+
+        The new build is loaded and checked before the switch, so a damaged or mismatched build
+        raises here and the old one keeps serving. Safe to call from any thread.
+        """
+        with self._reload_lock:
+            if store.current_build_name(self.settings.index_dir) == self.index.path.name:
+                return False
+            index = store.load_index(self.settings.index_dir)
+            try:
+                store.check_settings(index.manifest, self.settings)
+            except BaseException:
+                index.unpin()
+                raise
+            old, self.served = self.served, Served(index, Retriever(index, self.embedder, self.settings), None)
+            old.index.unpin()  # questions still reading it hold it in memory; its files may go
+            return True
+
+    def corpus_hashes(self) -> dict[str, str]:
+        """The corpus folder's content hashes now (re-reading only files that changed since last asked)."""
+        return self._corpus_hashes.current()
+
+    def corpus_changes(self) -> list[str]:
+        """What changed in the corpus folder since the served build ("new: x.pdf", "removed: …", "changed: …")."""
+        return store.corpus_changes(self.index.manifest, self.corpus_hashes())
 
     @classmethod
-    def load(cls, settings: Settings, build_if_missing: bool = False, embedder: Embedder | None = None) -> Assistant:
-        """Load the index (building it first if asked and missing), check it fits the settings."""
+    def load(
+        cls,
+        settings: Settings,
+        build_if_missing: bool = False,
+        embedder: Embedder | None = None,
+        rebuild_if_stale: bool = False,
+    ) -> Assistant:
+        """Load the index (building it first if asked and missing, or stale), check it fits the settings."""
         started = time.perf_counter()
         embedder = embedder or Embedder(settings.model, settings.embed_batch_size)
         built = False
-        if build_if_missing and not (settings.index_dir / "current").exists():
-            build_index(settings, embedder=embedder)
+        missing = not (settings.index_dir / "current").exists()
+        if (build_if_missing and missing) or (rebuild_if_stale and not missing and _stale(settings)):
+            build_index(settings, embedder=embedder)  # incremental: unchanged chunks reuse their vectors
             built = True
         index = store.load_index(settings.index_dir)
-        store.check_settings(index.manifest, settings)
+        try:
+            store.check_settings(index.manifest, settings)
+        except BaseException:
+            index.unpin()
+            raise
         stale = store.corpus_changes(index.manifest, corpus_hashes(settings.corpus_dir))
         embedder.encode(["warm up"])  # load the model now, not on the first question
         assistant = cls(settings, index, embedder)
@@ -116,10 +181,11 @@ class Assistant:
         answerer = answerer or self.settings.answerer
         k = k or self.settings.top_k
         started = time.perf_counter()
+        served = self.served  # read once: a reload mid-question must not mix two builds
         query = resolve(question, history, self.settings.history_weight)
         # embedded once, for retrieval and for scoring the answer's sentences
         query_vector = self.embedder.encode_query(query.search, query.context, query.context_weight)
-        passages = self.retriever.retrieve(
+        passages = served.retriever.retrieve(
             query.search,
             k=max(k, self.settings.show_passages),
             context=query.context,
@@ -145,10 +211,10 @@ class Assistant:
 
         def extractive() -> Answer:
             t = time.perf_counter()
-            extract = self.extractive.answer(
+            extract = served.extractive(self.embedder).answer(
                 query,
                 passages[:k],
-                self.index.documents,
+                served.index.documents,
                 self.settings.abstain_threshold,
                 self.settings.answer_sentences,
                 self.settings.answer_margin,
@@ -161,7 +227,7 @@ class Assistant:
             extract = self.reader.answer(
                 query,
                 passages[:k],
-                self.index.documents,
+                served.index.documents,
                 self.settings.reader_threshold,
                 self.settings.reader_min_similarity,
             )
@@ -177,7 +243,7 @@ class Assistant:
                 question=question,
                 query=query.describe(),
                 passages=passages[:k],
-                documents=self.index.documents,
+                documents=served.index.documents,
                 embedder=self.embedder,
                 settings=self.settings,
                 fallback=read,
@@ -226,6 +292,44 @@ class Assistant:
             return self.index.documents[doc_id]
         except KeyError:
             raise DocumentNotFoundError(f"no document {doc_id!r} in the index") from None
+
+
+class CorpusHashes:
+    """The corpus folder's content hashes, re-hashing only files whose size or modification time changed.
+
+    /healthz and the documents list ask often; reading every file each time would not scale.
+    """
+
+    def __init__(self, corpus_dir: Path) -> None:
+        self.corpus_dir = corpus_dir
+        self._known: dict[str, tuple[int, int, str]] = {}  # id → (size, mtime_ns, hash)
+        self._lock = threading.Lock()
+
+    def current(self) -> dict[str, str]:
+        with self._lock:
+            seen: dict[str, tuple[int, int, str]] = {}
+            for path in corpus_files(self.corpus_dir):
+                doc_id = path.relative_to(self.corpus_dir).as_posix()
+                try:
+                    stat = path.stat()
+                except OSError:
+                    continue  # gone since it was listed
+                known = self._known.get(doc_id)
+                if known and known[:2] == (stat.st_size, stat.st_mtime_ns):
+                    seen[doc_id] = known
+                else:
+                    seen[doc_id] = (stat.st_size, stat.st_mtime_ns, file_hash_or_empty(path))
+            self._known = seen
+            return {doc_id: entry[2] for doc_id, entry in seen.items()}
+
+
+def _stale(settings: Settings) -> bool:
+    """Whether the corpus differs from the current build (an unreadable build counts as not stale: load reports it)."""
+    try:
+        manifest = store.read_manifest(store.current_path(settings.index_dir))
+    except AskdocsError:
+        return False
+    return bool(store.corpus_changes(manifest, corpus_hashes(settings.corpus_dir)))
 
 
 def _ms_since(start: float) -> float:

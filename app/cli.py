@@ -310,16 +310,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.serve.api import create_app
 
     settings = settings.replace(**{k: v for k, v in (("host", args.host), ("port", args.port)) if v})
-    print(f"loading the index from {settings.index_dir}/ (building it first if missing) …", file=sys.stderr)
-    assistant = Assistant.load(settings, build_if_missing=True)
+    print(
+        f"loading the index from {settings.index_dir}/ (building it first if missing or the corpus changed) …",
+        file=sys.stderr,
+    )
+    assistant = Assistant.load(settings, build_if_missing=True, rebuild_if_stale=True)
     report = assistant.load_report
     print(
         f"ready in {report.seconds:.1f} s{' (index built)' if report.built else ''}: "
-        f"{assistant.index.manifest.counts['chunks']} chunks",
+        f"{assistant.index.manifest.counts['chunks']} chunks; new builds (`askdocs index`) are picked up live",
         file=sys.stderr,
     )
-    if report.stale:
-        print("note: the corpus changed since the index was built; run `askdocs index`", file=sys.stderr)
     print(f"serving on http://{settings.host}:{settings.port}{settings.root_path}/", file=sys.stderr)
     uvicorn.run(create_app(assistant), host=settings.host, port=settings.port, log_level="warning")
     return 0

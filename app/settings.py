@@ -77,6 +77,7 @@ class Settings:
     root_path: str = ""  # path prefix when served behind a reverse proxy, e.g. "/askdocs"
     allowed_origins: tuple[str, ...] = ()  # sites that may frame the app or call the API
     access_token: str = ""  # when set, the UI and API require it
+    allow_uploads: bool = False  # let the documents page (and POST/DELETE /api/documents) add and delete files
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in changes.items()})

@@ -75,6 +75,34 @@ def minimal_pdf(pages: list[str]) -> bytes:
     return bytes(out)
 
 
+def minimal_docx(paragraphs: list[str]) -> bytes:
+    """A valid Word file with one plain paragraph per string (the three parts Word needs, nothing more)."""
+    import io
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    package = "http://schemas.openxmlformats.org/package/2006"
+    main = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    document_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+    parts = {
+        "[Content_Types].xml": f'<Types xmlns="{package}/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/word/document.xml" ContentType="{document_type}"/></Types>',
+        "_rels/.rels": f'<Relationships xmlns="{package}/relationships"><Relationship Id="rId1" '
+        'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+        'Target="word/document.xml"/></Relationships>',
+        "word/document.xml": f'<w:document xmlns:w="{main}"><w:body>'
+        + "".join(f"<w:p><w:r><w:t>{escape(p)}</w:t></w:r></w:p>" for p in paragraphs)
+        + "</w:body></w:document>",
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, xml in parts.items():
+            archive.writestr(name, '<?xml version="1.0" encoding="UTF-8"?>' + xml)
+    return buffer.getvalue()
+
+
 @pytest.fixture(scope="session")
 def small_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Settings:
     """Three real documents (article, pipeline background, HTML people page) indexed for real."""

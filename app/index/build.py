@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from app.errors import AskdocsError
 from app.index import store
 from app.index.embedding import Embedder
 from app.ingest.chunking import chunk_documents
-from app.ingest.files import Problem, load_corpus
+from app.ingest.files import Problem, corpus_files, load_corpus
 from app.settings import Settings
 from app.types import Document
 
@@ -35,19 +35,31 @@ class BuildReport:
     problems: list[Problem]
 
 
-def build_index(settings: Settings, embedder: Embedder | None = None, progress: bool = False) -> BuildReport:
+# Told how a build gets on: (stage, done, total), e.g. ("embedding", 640, 1200). Called from the building thread.
+OnProgress = Callable[[str, int, int], None]
+EMBED_SLICE = 256  # chunks embedded between two progress reports
+
+
+def build_index(
+    settings: Settings,
+    embedder: Embedder | None = None,
+    progress: bool = False,
+    on_progress: OnProgress | None = None,
+) -> BuildReport:
     """Build the index for `settings.corpus_dir` into `settings.index_dir` and make it current."""
     started = time.perf_counter()
     with store.build_lock(settings.index_dir):
+        if on_progress:
+            on_progress("reading", 0, 0)
         corpus = load_corpus(settings.corpus_dir, settings.max_file_mb)
         if not corpus.documents:
             reasons = "".join(f"\n  {p.path}: {p.reason}" for p in corpus.problems)
             raise AskdocsError(f"no readable documents in {settings.corpus_dir}/; nothing to index{reasons}")
         skipped = [
-            {"path": p.path, "reason": p.reason, "hash": _hash_or_empty(settings.corpus_dir / p.path)}
+            {"path": p.path, "reason": p.reason, "hash": file_hash_or_empty(settings.corpus_dir / p.path)}
             for p in corpus.problems
         ]
-        report = write_build(settings, corpus.documents, embedder, progress, skipped, started)
+        report = write_build(settings, corpus.documents, embedder, progress, skipped, started, on_progress)
     return dataclasses.replace(report, problems=corpus.problems, seconds=time.perf_counter() - started)
 
 
@@ -58,6 +70,7 @@ def write_build(
     progress: bool = False,
     skipped: Sequence[dict[str, str]] = (),
     started: float | None = None,
+    on_progress: OnProgress | None = None,
 ) -> BuildReport:
     """Chunk and embed `documents` and write them as the current index; the caller holds the build lock.
 
@@ -70,13 +83,19 @@ def write_build(
     cache = store.embedding_cache(settings.index_dir, settings.model)
     keys = [store.text_key(c.embedding_text()) for c in chunks]
     missing = [i for i, key in enumerate(keys) if key not in cache]
-    fresh = embedder.encode([chunks[i].embedding_text() for i in missing], progress=progress)
     vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
-    for row, i in enumerate(missing):
-        vectors[i] = fresh[row]
     for i, key in enumerate(keys):
         if key in cache:
             vectors[i] = cache[key]
+    # in slices, so a caller can show how far embedding has got (the slow part of a build)
+    step = EMBED_SLICE if on_progress else max(1, len(missing))
+    for first in range(0, len(missing), step):
+        if on_progress:
+            on_progress("embedding", first, len(missing))
+        rows = missing[first : first + step]
+        vectors[rows] = embedder.encode([chunks[i].embedding_text() for i in rows], progress=progress)
+    if on_progress:
+        on_progress("writing", len(missing), len(missing))
 
     seconds = time.perf_counter() - started
     manifest = store.Manifest(
@@ -103,12 +122,10 @@ def write_build(
 
 def corpus_hashes(corpus_dir: Path) -> dict[str, str]:
     """Content hash of every file in the corpus folder, keyed like document ids."""
-    from app.ingest.files import corpus_files
-
-    return {p.relative_to(corpus_dir).as_posix(): _hash_or_empty(p) for p in corpus_files(corpus_dir)}
+    return {p.relative_to(corpus_dir).as_posix(): file_hash_or_empty(p) for p in corpus_files(corpus_dir)}
 
 
-def _hash_or_empty(path: Path) -> str:
+def file_hash_or_empty(path: Path) -> str:
     try:
         return store.file_hash(path)
     except OSError:

@@ -15,6 +15,11 @@ A build is written to a temporary folder, renamed, then `current` is replaced
 by a new symlink in one `rename`: a reader sees the old index or the new one,
 never half of either, and a crash mid-build leaves the old one in place.
 No pickle anywhere: `.npy` files load with allow_pickle=False.
+
+A process that serves a build pins it (a shared `flock` on the build's folder, held
+while the build is loaded); a new build prunes old ones but never a pinned one, so a
+server that has not switched yet never loses its files. The lock goes with the process,
+so a killed server pins nothing.
 """
 
 from __future__ import annotations
@@ -76,6 +81,13 @@ class LoadedIndex:
     vectors: np.ndarray
     dense: DenseIndex
     lexical: LexicalIndex
+    pin: int | None = None  # descriptor holding the build's shared lock (see `unpin`)
+
+    def unpin(self) -> None:
+        """Let a later build prune this one (call when it is no longer served)."""
+        if self.pin is not None:
+            os.close(self.pin)  # closing the descriptor releases its flock
+            self.pin = None
 
 
 def current_path(index_dir: Path) -> Path:
@@ -112,8 +124,10 @@ def write_index(
     """Write a complete build, then make it current. Call inside `build_lock`. Returns the build folder."""
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    name = f"{stamp}-{os.getpid()}-{time.monotonic_ns() % 1_000_000:06d}"
+    now_ns = time.time_ns()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now_ns // 1_000_000_000))
+    # names sort in build order, also within one second (pruning keeps the newest by name)
+    name = f"{stamp}-{now_ns % 1_000_000_000:09d}-{os.getpid()}"
     tmp = builds / f".tmp-{name}"
     tmp.mkdir()
     try:
@@ -138,8 +152,39 @@ def write_index(
 
 
 def load_index(index_dir: Path, verify: bool = True) -> LoadedIndex:
-    """Read the current build; with `verify`, every file's checksum must match the manifest."""
-    path = current_path(index_dir)
+    """Read the current build, pinned; with `verify`, every file's checksum must match the manifest."""
+    path, pin = _pin_current(index_dir)
+    try:
+        return _read_build(path, verify, pin)
+    except BaseException:
+        os.close(pin)
+        raise
+
+
+def _pin_current(index_dir: Path) -> tuple[Path, int]:
+    """The current build and a shared lock on it, so no build prunes it while it is read or served."""
+    for _attempt in range(5):
+        path = current_path(index_dir)
+        try:
+            pin = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            continue  # pruned between reading the link and opening it: `current` has moved on
+        fcntl.flock(pin, fcntl.LOCK_SH)
+        if current_path(index_dir) == path:  # still current once pinned: no build will prune it now
+            return path, pin
+        os.close(pin)
+    raise IndexMissingError(f"the index in {index_dir}/ kept changing while it was opened; try again")
+
+
+def current_build_name(index_dir: Path) -> str:
+    """The name of the build `current` points at ("" when there is none): one readlink, cheap to poll."""
+    try:
+        return Path(os.readlink(index_dir / "current")).name
+    except OSError:
+        return ""
+
+
+def _read_build(path: Path, verify: bool, pin: int | None) -> LoadedIndex:
     manifest = read_manifest(path)
     if verify:
         for rel, expected in manifest.files.items():
@@ -158,7 +203,7 @@ def load_index(index_dir: Path, verify: bool = True) -> LoadedIndex:
         raise IndexCorruptError(f"index in {path} cannot be read ({exc}); {REBUILD_HINT}") from None
     if not (len(chunks) == len(vectors) == len(dense)):
         raise IndexCorruptError(f"index in {path} is inconsistent (chunk and vector counts differ); {REBUILD_HINT}")
-    return LoadedIndex(path, manifest, documents, chunks, vectors, dense, lexical)
+    return LoadedIndex(path, manifest, documents, chunks, vectors, dense, lexical, pin)
 
 
 def read_manifest(build: Path) -> Manifest:
@@ -219,10 +264,31 @@ def _swap_current(index_dir: Path, build: Path) -> None:
 
 
 def _prune(builds: Path, keep: Path) -> None:
+    """Delete builds older than the last KEEP_BUILDS that no process pins, and leftover temporary folders.
+
+    Called under the build lock, so a `.tmp-*` folder here is what a killed build left behind.
+    """
+    for leftover in builds.glob(".tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
     finished = sorted((p for p in builds.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
     for old in finished[:-KEEP_BUILDS]:
-        if old != keep:
+        if old != keep and not _pinned(old):
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _pinned(build: Path) -> bool:
+    """Whether some process holds the build's shared lock (it serves or is loading it)."""
+    try:
+        descriptor = os.open(build, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)
+    return False
 
 
 def _sha256(path: Path) -> str:

@@ -1,10 +1,11 @@
-"""Corpus → Documents: read .txt, .md, .html and .pdf files into plain text with metadata.
+"""Corpus → Documents: read .txt, .md, .html, .pdf, .docx and .pptx files into plain text with metadata.
 
 A document's `text` is its readable text: Markdown keeps its headings and list
 bullets but loses emphasis markers (`**bold**` → `bold`), HTML is reduced to its
 main text by trafilatura (site header, menus and footer dropped), a PDF is its
-pages' text joined with blank lines. Every span in the system points into this
-text, so quotes read cleanly and can be checked against what the user sees.
+pages' text joined with blank lines, Word and PowerPoint files are converted to
+Markdown by markitdown (each slide a page). Every span in the system points into
+this text, so quotes read cleanly and can be checked against what the user sees.
 
 Bad files never stop a build: `load_corpus` returns them as `Problem`s with a reason.
 """
@@ -22,7 +23,8 @@ from typing import Any
 from app.errors import DocumentError
 from app.types import Document
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".pptx")
+_SLIDE_MARK = re.compile(r"^<!-- Slide number: \d+ -->\n?", re.MULTILINE)  # markitdown's slide separator
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
 _EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1|(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=\S)\*(?![\w*])")
 _MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
@@ -82,6 +84,8 @@ def read_document(path: Path, doc_id: str, max_file_mb: float) -> Document:
     content_hash = hashlib.sha256(data).hexdigest()
     if suffix == ".pdf":
         fields = _read_pdf(data)
+    elif suffix in (".docx", ".pptx"):
+        fields = _read_office(data, suffix)
     else:
         raw = _decode_text(data)
         if suffix in (".html", ".htm"):
@@ -89,11 +93,11 @@ def read_document(path: Path, doc_id: str, max_file_mb: float) -> Document:
         elif suffix in (".md", ".markdown"):
             fields = _read_markdown(raw)
         else:
-            fields = {"text": raw.strip("\n")}
+            fields = {"text": raw.strip("\n"), "title": _title_from_first_line(raw)}
     text = fields.pop("text")
     if not text.strip():
         raise DocumentError("has no text")
-    title = fields.pop("title", "") or _title_from_text(text) or path.stem.replace("-", " ").replace("_", " ")
+    title = fields.pop("title", "") or _title_from_text(text) or _title_from_name(path)
     return Document(id=doc_id, title=title, text=text, content_hash=content_hash, **fields)
 
 
@@ -189,7 +193,46 @@ def _read_pdf(data: bytes) -> dict[str, Any]:
         page_starts.append(offset)
         parts.append(page_text)
         offset += len(page_text) + 2  # the "\n\n" that joins pages
-    return {"text": "\n\n".join(parts), "title": title.strip(), "page_starts": tuple(page_starts)}
+    text = "\n\n".join(parts)
+    return {"text": text, "title": title.strip() or _title_from_first_line(text), "page_starts": tuple(page_starts)}
+
+
+def _read_office(data: bytes, suffix: str) -> dict[str, Any]:
+    """A Word or PowerPoint file as Markdown (markitdown's converter for that type alone); slides become pages."""
+    from markitdown import StreamInfo
+    from markitdown.converters import DocxConverter, PptxConverter
+
+    converter = DocxConverter() if suffix == ".docx" else PptxConverter()
+    try:
+        # that converter only: markitdown's own dispatch falls back to reading a broken file as plain text
+        converted = converter.convert(io.BytesIO(data), StreamInfo(extension=suffix))
+    except Exception as exc:  # each converter raises its parser's own errors (zipfile, lxml, KeyError, …)
+        raise DocumentError(f"cannot be read as a {suffix} file: {str(exc).splitlines()[0][:200]}") from None
+    markdown = _EMPHASIS.sub(lambda m: m.group(2) or m.group(3), converted.text_content or "")
+    if suffix == ".docx":
+        text = markdown.strip("\n")
+        return {"text": text, "title": (converted.title or "").strip() or _title_from_first_line(text)}
+    slides = [part.strip("\n") for part in _SLIDE_MARK.split(markdown) if part.strip()]
+    page_starts, offset = [], 0
+    for slide in slides:
+        page_starts.append(offset)
+        offset += len(slide) + 2  # the "\n\n" that joins slides
+    return {"text": "\n\n".join(slides), "title": (converted.title or "").strip(), "page_starts": tuple(page_starts)}
+
+
+def _title_from_first_line(raw: str) -> str:
+    """A plain-text file's (or PDF's) first line, when it reads like a title: short, and not a sentence."""
+    first = raw.strip().split("\n", 1)[0].strip()
+    if 0 < len(first) <= 100 and len(first.split()) <= 12 and not first.endswith((".", ",", ";", ":")):
+        return first
+    return ""
+
+
+def _title_from_name(path: Path) -> str:
+    """"harbour_fleet-plan.txt" → "Harbour fleet plan"."""
+    words = path.stem.replace("-", " ").replace("_", " ").split()
+    name = " ".join(words)
+    return name[:1].upper() + name[1:] if name else path.name
 
 
 def _title_from_text(text: str) -> str:

@@ -52,7 +52,7 @@ def add_access_middleware(app: FastAPI, settings: Settings) -> None:
         CORSMiddleware,  # Gradio sees this and leaves CORS of the mounted UI to it
         allow_origins=valid_origins(settings.allowed_origins),
         allow_origin_regex=LOCAL_ORIGINS,
-        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"],
         allow_credentials=True,
         max_age=600,

@@ -7,14 +7,23 @@ Routes (all under `settings.root_path` when served behind a proxy with a path pr
     GET  /widget.js                         one <script> tag adds a floating "Ask" button to any page
     POST /api/ask                           question → Answer JSON
     GET  /api/search?q=&k=                  question → ranked passages
+    GET  /api/documents                     every corpus file: indexed, skipped (and why) or waiting; build progress
+    POST /api/documents                     upload files (multipart "files"; only with allow_uploads)
+    DELETE /api/documents/{id}              delete a corpus file (only with allow_uploads)
     GET  /api/documents/{id}                a document's text and metadata
     GET  /api/documents/{id}/view?start=&end=   the document as a page, [start, end) highlighted
-    GET  /healthz                           liveness and index facts (never needs the token)
+    GET  /documents                         the documents page: list, upload, delete, progress
+    GET  /examples/host-page                an intranet page with the widget on it (try the widget)
+    GET  /healthz                           liveness, the build served and whether the corpus changed since
+
+A new index build (from this server's uploads, or `askdocs index` in a terminal) is picked up
+between questions without a restart (app.serve.library).
     GET  /docs, /openapi.json               API reference (self-contained HTML; nothing from a CDN)
 
 Bad input is always a 4xx with JSON `{"detail": "<message>"}`: 422 for a request that is
 malformed or fails validation (including `QuestionError`: empty, whitespace-only or over-long
-questions, bad history), 404 for an unknown document, 401 for a missing or wrong token.
+questions, bad history, and a refused upload), 404 for an unknown document, 401 for a missing or
+wrong token, 403 for an upload or delete when uploads are off.
 
 Access: `allowed_origins` lists the sites that may frame the app (CSP frame-ancestors, on every
 response) and call the API from a browser (CORS); localhost and 127.0.0.1 on any port always may.
@@ -24,18 +33,22 @@ or `?token=<token>` once (which sets an HttpOnly cookie for the page's own later
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import metadata
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.assistant import Assistant
 from app.errors import AskdocsError, DocumentNotFoundError, QuestionError
+from app.index import store
 from app.serve.access import add_access_middleware, frame_ancestors_directive
-from app.serve.pages import DOCS_CSP, docs_page, document_page
+from app.serve.library import Library, UploadError, UploadsOffError
+from app.serve.pages import DOCS_CSP, docs_page, document_page, documents_page
 from app.serve.ui import STATIC, mount_ui
 from app.settings import AnswererName, RetrievalMode
 from app.types import Answer, Document, Passage, Turn
@@ -99,43 +112,57 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(assistant: Assistant) -> FastAPI:
+def create_app(assistant: Assistant, library: Library | None = None) -> FastAPI:
+    """The app; it switches to new index builds while it runs (the library's watcher, started with it)."""
     settings = assistant.settings
+    library = library or Library(assistant)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        library.start_watching()
+        yield
+        library.stop()
+
     app = FastAPI(
         title="askdocs",
         version=_version(),
         description=API_DESCRIPTION,
         docs_url=None,  # the Swagger UI loads from a CDN; /docs (_add_pages) is self-contained
         redoc_url=None,
+        lifespan=lifespan,
     )
     frame_ancestors = frame_ancestors_directive(settings.allowed_origins)
     # Registration order is route order (and the order of /openapi.json): keep it.
-    _add_health(app, assistant)
+    _add_health(app, assistant, library)
     _add_api_routes(app, assistant)
+    _add_library_routes(app, library)
     _add_document_routes(app, assistant, frame_ancestors)
-    _add_pages(app, frame_ancestors)
+    _add_pages(app, frame_ancestors, library)
     _add_error_handlers(app)
     add_access_middleware(app, settings)  # root path, security headers, CORS, token: see app.access
     mount_ui(app, assistant)  # "/embed" and "/" go last: "/" matches everything not routed above
     return app
 
 
-def _add_health(app: FastAPI, assistant: Assistant) -> None:
+def _add_health(app: FastAPI, assistant: Assistant, library: Library) -> None:
     settings = assistant.settings
 
-    @app.get("/healthz", tags=["service"], summary="Liveness and index facts")
-    async def healthz() -> dict[str, Any]:
-        manifest = assistant.index.manifest
+    @app.get("/healthz", tags=["service"], summary="Liveness, the index build served, and whether the corpus changed")
+    def healthz() -> dict[str, Any]:
+        index = assistant.index  # read once: a reload may swap it meanwhile
+        manifest = index.manifest
         return {
             "status": "ok",
             "index_loaded": True,
-            "documents": manifest.counts.get("documents", len(assistant.index.documents)),
-            "chunks": manifest.counts.get("chunks", len(assistant.index.chunks)),
+            "index_build": index.path.name,
+            "documents": manifest.counts.get("documents", len(index.documents)),
+            "chunks": manifest.counts.get("chunks", len(index.chunks)),
             "model": manifest.model,
             "index_built_at": manifest.created_at,
             "index_build_seconds": manifest.build.get("seconds"),
             "loaded_in_seconds": round(assistant.load_report.seconds, 3),
-            "corpus_changed_since_build": bool(assistant.load_report.stale),
+            "corpus_changed_since_build": bool(store.corpus_changes(manifest, assistant.corpus_hashes())),
+            "indexing": library.status().state == "indexing",
             "llm_configured": settings.llm_configured,
         }
 
@@ -177,6 +204,47 @@ def _add_api_routes(app: FastAPI, assistant: Assistant) -> None:
         question, _ = assistant.check_question(q)
         passages = assistant.retrieve(question, k=k or settings.top_k, mode=mode)
         return [p.to_dict() for p in passages]
+
+
+def _add_library_routes(app: FastAPI, library: Library) -> None:
+    """The documents list (with build progress), upload and delete."""
+
+    @app.get("/api/documents", tags=["documents"], summary="Every corpus file with its status, and build progress")
+    def list_documents() -> dict[str, Any]:
+        """`status` of each: `indexed`, `skipped` (with `reason`), or `waiting` (new, changed or removed
+        since the build being served). `build` tells whether a build runs, how far it has got, and which
+        build answers questions."""
+        return {"documents": [d.to_dict() for d in library.documents()], "build": library.status().to_dict()}
+
+    @app.post(
+        "/api/documents",
+        tags=["documents"],
+        summary="Add documents (only when the server allows uploads)",
+        status_code=202,
+        responses={403: {"model": ErrorBody, "description": "Uploads are off"}, **ERRORS},
+    )
+    async def upload(files: Annotated[list[UploadFile], File(description="txt, md, html, pdf, docx or pptx")]) -> Any:
+        """Each file is read as the index would read it before it joins the corpus; one that can't be
+        (type, size, name, no text) is refused with its reason and nothing changes. Accepted files are
+        indexed in the background: poll `GET /api/documents` for progress."""
+        limit = int(library.settings.max_file_mb * 1_000_000)
+        added = []
+        for upload in files:
+            data = await upload.read(limit + 1)  # one byte over the limit is enough to refuse it
+            added.append(library.add(upload.filename or "", data).to_dict())
+        return {"added": added, "build": library.status().to_dict()}
+
+    @app.delete(
+        "/api/documents/{doc_id:path}",
+        tags=["documents"],
+        summary="Delete a document from the corpus (only when the server allows uploads)",
+        status_code=202,
+        responses={403: {"model": ErrorBody, "description": "Uploads are off"}, **ERRORS},
+    )
+    def delete_document(doc_id: str) -> dict[str, Any]:
+        """Deletes the file from the corpus folder; the index drops it in the background rebuild."""
+        library.remove(doc_id)
+        return {"deleted": doc_id, "build": library.status().to_dict()}
 
 
 def _add_document_routes(app: FastAPI, assistant: Assistant, frame_ancestors: str) -> None:
@@ -224,14 +292,32 @@ def _add_document_routes(app: FastAPI, assistant: Assistant, frame_ancestors: st
         return _document(doc_id).to_dict()
 
 
-def _add_pages(app: FastAPI, frame_ancestors: str) -> None:
-    """The widget script, the /embed redirect and the self-contained API reference."""
+def _add_pages(app: FastAPI, frame_ancestors: str, library: Library) -> None:
+    """The widget script, the documents page, the widget's example page, the /embed redirect and /docs."""
     widget_js = (STATIC / "widget.js").read_bytes()
+    documents_js = (STATIC / "documents.js").read_bytes()
+    script_headers = {"Cache-Control": "no-cache"}
+    host_page = (STATIC / "host-page.html").read_bytes()
+    root = library.settings.root_path.rstrip("/")
+
+    @app.get("/documents", include_in_schema=False)
+    def documents() -> HTMLResponse:
+        page, csp = documents_page(root, library.settings.allow_uploads, library.settings.max_file_mb)
+        return HTMLResponse(page, headers={"Content-Security-Policy": f"{csp}; {frame_ancestors}"})
+
+    @app.get("/documents.js", include_in_schema=False)
+    def documents_script() -> Response:
+        return Response(documents_js, media_type="text/javascript; charset=utf-8", headers=script_headers)
+
+    @app.get("/examples/host-page", include_in_schema=False)
+    def example_host_page() -> HTMLResponse:
+        """An intranet-like page with the widget on it; its script tag loads ../widget.js from this server."""
+        return HTMLResponse(host_page)
 
     @app.get("/widget.js", tags=["embedding"], summary="The embeddable chat widget script")
     def widget() -> Response:
         """Include it with `<script src="http://host:port/widget.js" data-title="Ask the documents"></script>`."""
-        return Response(widget_js, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "no-cache"})
+        return Response(widget_js, media_type="text/javascript; charset=utf-8", headers=script_headers)
 
     @app.get("/embed", include_in_schema=False)
     def embed_slash() -> RedirectResponse:
@@ -258,6 +344,14 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(QuestionError)
     async def bad_question(_request: Request, exc: QuestionError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(UploadError)
+    async def bad_upload(_request: Request, exc: UploadError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(UploadsOffError)
+    async def uploads_off(_request: Request, exc: UploadsOffError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
 
     @app.exception_handler(DocumentNotFoundError)
     async def no_document(_request: Request, exc: DocumentNotFoundError) -> JSONResponse:

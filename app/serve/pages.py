@@ -1,9 +1,10 @@
-"""The small HTML pages the server renders itself: a document with a span highlighted, and the
-API reference at /docs.
+"""The small HTML pages the server renders itself: a document with a span highlighted, the
+documents page, and the API reference at /docs.
 
-Both are self-contained (no outside script, style, font or image), so they work offline and can
+All are self-contained (no outside script, style, font or image), so they work offline and can
 send a strict Content-Security-Policy: the document page allows only its own style and its one
-script (scrolling to the highlight) by their hashes; /docs has no script at all.
+script (scrolling to the highlight) by their hashes; the documents page its style by hash and
+its script (static/documents.js) from this server only; /docs has no script at all.
 """
 
 from __future__ import annotations
@@ -89,6 +90,71 @@ def _highlighted(doc: Document, start: int | None, end: int | None) -> str:
     if span and not placed:
         out.append('<mark id="hit"></mark>')
     return "".join(out)
+
+
+_DOCUMENTS_STYLE = """
+table{border-collapse:collapse;width:100%;font-size:.92rem;margin:1rem 0}
+td,th{border-bottom:1px solid #e5e7eb;padding:.4rem .5rem;text-align:left;vertical-align:top}
+th{font-weight:600;color:#4b5563}.num{text-align:right;white-space:nowrap}
+.status{display:inline-block;padding:0 .45rem;border-radius:999px;font-size:.8rem;background:#e5e7eb;color:#111827}
+.status.indexed{background:#dcfce7;color:#14532d}.status.skipped{background:#fee2e2;color:#7f1d1d}
+.status.waiting{background:#fef9c3;color:#713f12}.reason{color:#6b7280;font-size:.85rem}
+#drop{border:2px dashed #9ca3af;border-radius:10px;padding:1.2rem;text-align:center;margin:.5rem 0}
+#drop.over{border-color:#1d4ed8;background:#eff6ff}
+button{font:inherit;padding:.35rem .9rem;border-radius:6px;border:1px solid #9ca3af;background:#fff;cursor:pointer}
+button.primary{background:#1d4ed8;border-color:#1d4ed8;color:#fff}
+#build{min-height:1.6rem;margin:.6rem 0}progress{width:min(24rem,100%);vertical-align:middle}
+[role=alert]{color:#b91c1c}[role=alert]:empty{display:none}
+@media (prefers-color-scheme: dark){td,th{border-color:#374151}button{background:#1f2937;color:#e5e7eb}
+.status{background:#374151;color:#e5e7eb}}
+"""
+
+
+def documents_page(root_path: str, uploads_allowed: bool, max_file_mb: float) -> tuple[str, str]:
+    """The documents page (list, upload, delete, build progress) and its Content-Security-Policy.
+
+    The page is a shell; static/documents.js fills the table from GET /api/documents and does the rest.
+    """
+    e = html.escape
+    root = root_path.rstrip("/")
+    if uploads_allowed:
+        upload = (
+            '<section aria-labelledby="add"><h2 id="add">Add documents</h2>'
+            '<form id="upload-form"><div id="drop"><label for="files">Choose files</label> '
+            '<input type="file" id="files" name="files" multiple '
+            'accept=".txt,.md,.markdown,.html,.htm,.pdf,.docx,.pptx"> or drop them here</div>'
+            '<button type="submit" class="primary" id="upload">Upload and index</button></form>'
+            f"<p class=meta>Text, Markdown, HTML, PDF, Word (.docx) or PowerPoint (.pptx), up to {max_file_mb:g} MB "
+            "each. Each file is checked before it is added; the index updates in the background and the chat "
+            "keeps answering meanwhile.</p></section>"
+        )
+    else:
+        upload = (
+            "<p class=meta>Adding and deleting documents from the browser is off on this server "
+            "(setting <code>allow_uploads</code>). Put files in the corpus folder and run "
+            "<code>askdocs index</code>: the server picks up the new index by itself.</p>"
+        )
+    page_html = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Documents — askdocs</title><style>{_PAGE_STYLE}{_DOCUMENTS_STYLE}</style></head>"
+        f'<body><header><h1>Documents</h1><p class=meta><a href="{e(root)}/">← Back to the chat</a> · '
+        '<span id="summary">…</span></p></header><main>'
+        f"{upload}"
+        '<div id="build" role="status" aria-live="polite"><progress id="progress" max="1" value="0" hidden>'
+        '</progress> <span id="build-text"></span></div><p id="error" role="alert"></p>'
+        '<table id="documents"><caption class=meta>What the answers are drawn from</caption><thead><tr>'
+        '<th scope="col">Document</th><th scope="col">Status</th><th scope="col" class="num">Chunks</th>'
+        '<th scope="col" class="num">Pages</th><th scope="col" class="num">Size</th><th scope="col">'
+        '<span hidden>Actions</span></th></tr></thead><tbody></tbody></table></main>'
+        f'<script src="{e(root)}/documents.js" data-root="{e(root)}" '
+        f'data-uploads="{"on" if uploads_allowed else "off"}"></script></body></html>'
+    )
+    csp = (
+        f"default-src 'none'; style-src {_sha256_source(_PAGE_STYLE + _DOCUMENTS_STYLE)}; script-src 'self'; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'"
+    )
+    return page_html, csp
 
 
 # /docs: no script, nothing fetched; only its inline <style> applies.

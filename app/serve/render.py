@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from app.assistant import Assistant
 from app.ingest.sentences import split_sentences
-from app.types import Answer, Chunk, Citation, Document, Passage
+from app.types import Answer, Citation, Document, Passage
 
 PASSAGE_CHARS = 520  # at most this much document text shown around a quote
 SNIPPET_CHARS = 360  # closest passages of a "not found" answer are cut to this
@@ -73,9 +73,12 @@ class Renderer:
     """Answers → the HTML of one chat message (all user and document text escaped)."""
 
     def __init__(self, assistant: Assistant, root_path: str) -> None:
-        self.documents = assistant.index.documents
-        self.chunks: dict[str, Chunk] = {c.id: c for c in assistant.index.chunks}
+        self.assistant = assistant
         self.root_path = root_path
+
+    @property
+    def documents(self) -> dict[str, Document]:
+        return self.assistant.index.documents  # the build served now: it changes when a new one is loaded
 
     def question(self, question: str) -> str:
         return f'<div class="ad-q">{_text(question)}</div>'

@@ -12,6 +12,7 @@ before gradio is imported) and the theme uses system fonts only.
 
 from __future__ import annotations
 
+import html
 import os
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # read by gradio at call time; set before it loads
@@ -140,11 +141,12 @@ def _turns(state: list[Any] | None) -> list[dict[str, str]]:
 
 
 def _header(assistant: Assistant) -> str:
-    counts = assistant.index.manifest.counts
+    counts = assistant.index.manifest.counts  # of the build served when the page loads
+    documents = f"{assistant.settings.root_path.rstrip('/')}/documents"
     return (
         '<div class="ad-header"><h1>Ask the documents</h1>'
-        f"<p>{counts.get('documents', 0)} documents · every answer quotes its sources — "
-        "check them with the links under it.</p></div>"
+        f'<p><a href="{html.escape(documents)}">{counts.get("documents", 0)} documents</a> · every answer quotes '
+        "its sources — check them with the links under it.</p></div>"
     )
 
 
@@ -153,7 +155,7 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
     chat_fn = Chat(assistant)
     demo = gr.Blocks(title="askdocs — ask the documents", analytics_enabled=False)
     with demo:  # not `as demo`: Blocks.__enter__ (which returns self) is untyped, so that would be Any
-        gr.HTML(_header(assistant), elem_id="ad-header")
+        gr.HTML(lambda: _header(assistant), elem_id="ad-header")  # a function: read at every page load
         # no visible "Conversation" label: it sat over the first lines of the chat
         chatbot = _chatbot(height="min(62vh, 640px)", examples=True, show_label=False)
         question, send = _input_row(autofocus=True)

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from app.ingest.files import load_corpus, read_document
-from tests.conftest import CORPUS, ROOT, copy_corpus, minimal_pdf
+from tests.conftest import CORPUS, ROOT, copy_corpus, minimal_docx, minimal_pdf
 
 
 def test_shipped_corpus_loads_with_metadata() -> None:
@@ -48,6 +48,38 @@ def test_pdf_pages_are_numbered(tmp_path: Path) -> None:
     assert doc.page_at(doc.text.index("pipelines")) == 2
 
 
+def test_word_and_powerpoint_files_are_read_through_markitdown(tmp_path: Path) -> None:
+    from pptx import Presentation  # python-pptx comes with markitdown[pptx]
+
+    (tmp_path / "brief.docx").write_bytes(minimal_docx(["Harbour brief", "The crane fleet grew to 14 cranes."]))
+    doc = read_document(tmp_path / "brief.docx", "brief.docx", 20)
+    assert doc.title == "Harbour brief"
+    assert "The crane fleet grew to 14 cranes." in doc.text
+
+    deck = Presentation()
+    for title, body in (("Fleet plan", "Cranes: 14 in 2025"), ("Budget", "C$3 million for dredging")):
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = title
+        slide.placeholders[1].text = body
+    deck.save(str(tmp_path / "plan.pptx"))
+    doc = read_document(tmp_path / "plan.pptx", "plan.pptx", 20)
+    assert "Slide number" not in doc.text
+    assert doc.page_at(doc.text.index("Cranes: 14")) == 1
+    assert doc.page_at(doc.text.index("C$3 million")) == 2  # each slide is a page, for citations
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "title"),
+    [
+        ("harbour-notes.txt", "Harbour notes 2025\n\nThe port added cranes.", "Harbour notes 2025"),
+        ("harbour_notes.txt", "The port added 14 cranes in 2025, the authority said.", "Harbour notes"),
+    ],
+)
+def test_a_text_file_is_titled_by_its_first_line_or_its_name(tmp_path: Path, name: str, text: str, title: str) -> None:
+    (tmp_path / name).write_text(text)
+    assert read_document(tmp_path / name, name, 20).title == title
+
+
 def test_bad_files_are_reported_by_name_and_skipped(tmp_path: Path) -> None:
     corpus = copy_corpus(tmp_path / "corpus", ["carney-mexico-visit.md"])
     (corpus / "empty.txt").write_bytes(b"")
@@ -58,6 +90,7 @@ def test_bad_files_are_reported_by_name_and_skipped(tmp_path: Path) -> None:
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     (corpus / "bad-front-matter.md").write_text("---\ntitle: [unclosed\n---\nbody\n")
     (corpus / "notes.docx").write_bytes(b"PK\x03\x04")
+    (corpus / "sheet.xlsx").write_bytes(b"PK\x03\x04")
     with open(corpus / "huge.txt", "wb") as handle:  # 50 MB of real text
         handle.write(b"All work and no play makes a dull index.\n" * 1_220_000)
     loaded = load_corpus(corpus, max_file_mb=20)
@@ -70,7 +103,8 @@ def test_bad_files_are_reported_by_name_and_skipped(tmp_path: Path) -> None:
     assert "no text layer" in reasons["scanned.pdf"]
     assert "PDF" in reasons["broken.pdf"]
     assert "front matter" in reasons["bad-front-matter.md"]
-    assert "unsupported file type .docx" in reasons["notes.docx"]
+    assert "cannot be read as a .docx file" in reasons["notes.docx"]
+    assert "unsupported file type .xlsx" in reasons["sheet.xlsx"]
     assert "over the 20 MB limit" in reasons["huge.txt"]
 
 

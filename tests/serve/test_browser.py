@@ -24,6 +24,7 @@ from tests.server import serve, static_files, variant
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
+HOST_PAGE = ROOT / "app" / "serve" / "static" / "host-page.html"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -165,9 +166,10 @@ def test_phone_width(browser: Any, url: str) -> None:
 def test_widget_on_an_intranet_page(browser: Any, url: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
-    host_page = (ROOT / "examples" / "host-page.html").read_text(encoding="utf-8")
-    assert 'src="http://127.0.0.1:7860/widget.js"' in host_page
-    (tmp_path / "host.html").write_text(host_page.replace("http://127.0.0.1:7860", url), encoding="utf-8")
+    host_page = HOST_PAGE.read_text(encoding="utf-8")
+    assert 'src="../widget.js"' in host_page
+    on_another_site = host_page.replace('src="../widget.js"', f'src="{url}/widget.js"')
+    (tmp_path / "host.html").write_text(on_another_site, encoding="utf-8")
     plain = re.sub(r"<script\b[^>]*widget\.js[^>]*></script>", "", host_page)
     (tmp_path / "plain.html").write_text(plain, encoding="utf-8")
 
@@ -209,11 +211,11 @@ def test_with_an_access_token_the_page_and_the_widget_work_after_one_token_url(
 ) -> None:
     from playwright.sync_api import expect
 
-    host_page = (ROOT / "examples" / "host-page.html").read_text(encoding="utf-8")
+    host_page = HOST_PAGE.read_text(encoding="utf-8")
     context, requests = new_context(browser)
     with serve(variant(full_assistant, access_token="s3cret")) as base, static_files(tmp_path) as site:
         (tmp_path / "host.html").write_text(
-            host_page.replace("http://127.0.0.1:7860/widget.js", f"{base}/widget.js?token=s3cret"), encoding="utf-8"
+            host_page.replace('src="../widget.js"', f'src="{base}/widget.js?token=s3cret"'), encoding="utf-8"
         )
         page = context.new_page()
         assert page.goto(f"{base}/").status == 401
