@@ -1,36 +1,47 @@
-# The two commands: `make run` (set up, build the index if missing, serve) and `make test`.
+# The two commands: `make run` (set up, index what changed, serve) and `make test`.
+# `make run` installs what the app needs to run; the test and training tools come with `make test`.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+VERSION := $(shell cksum pyproject.toml | cut -d' ' -f1)
+RUNTIME := $(VENV)/.runtime-$(VERSION)
+DEV := $(VENV)/.dev-$(VERSION)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install browser check index eval bench clean
+.PHONY: run test install install-dev browser check index eval bench clean
 
 run: install
 	$(BIN)/askdocs serve
 
-test: install browser check
+test: install-dev browser check
 	$(BIN)/pytest
 	$(BIN)/askdocs index
 	$(BIN)/askdocs eval --label ci --gate eval/thresholds.toml
 
-install: $(STAMP)
+install: $(RUNTIME)
+
+install-dev: $(DEV)
 
 # torch goes first and pinned, so pip takes the CPU wheel instead of a multi-GB CUDA build.
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e .
+	rm -f $(VENV)/.runtime-* $(VENV)/.installed-*
+	touch $@
+
+# tests, checks and `askdocs train-reader`
+$(DEV): $(RUNTIME)
 	$(BIN)/pip install --quiet -e '.[dev,train]'
-	rm -f $(VENV)/.installed-*
+	rm -f $(VENV)/.dev-*
 	touch $@
 
 # The browser tests drive Debian's Chromium through Playwright (Playwright's own download can't run here).
 browser:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }
 
-check: install
+check: install-dev
 	$(BIN)/ruff check app tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
