@@ -7,6 +7,7 @@ questions keep being answered during the re-index.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 from app.assistant import Assistant
 from app.index.embedding import Embedder
 from app.settings import Settings
-from tests.serve.test_browser import ANSWER_TIMEOUT_MS, QUESTION, browser, new_context
+from tests.serve.test_browser import ANSWER_TIMEOUT_MS, QUESTION, ROOT, browser, new_context
 from tests.serve.test_library import CRANES, CRANES_PDF, own_index
 from tests.server import serve
 
@@ -76,6 +77,8 @@ def test_a_pdf_uploaded_in_the_page_is_indexed_and_answered_with_its_page(browse
     expect(harbour).to_contain_text("Harbour report 2025")
     expect(page.locator("#progress")).to_be_hidden()
     expect(page.locator("#build-text")).to_contain_text("indexed 4 documents")
+    if os.environ.get("UPDATE_SCREENSHOT"):
+        page.screenshot(path=str(ROOT / "docs" / "documents.png"), full_page=True)
     assert answered
     assert set(answered) == {200}
 
