@@ -23,7 +23,7 @@ from pathlib import Path
 from app.answer.extractive import Extract, ExtractiveAnswerer
 from app.answer.reader import Reader
 from app.answer.reader_answer import ReaderAnswerer
-from app.errors import AskdocsError, DocumentNotFoundError, QuestionError
+from app.errors import AskdocsError, DocumentNotFoundError, IndexMismatchError, QuestionError
 from app.index import store
 from app.index.build import build_index, corpus_hashes, file_hash_or_empty
 from app.index.embedding import Embedder
@@ -324,9 +324,13 @@ class CorpusHashes:
 
 
 def _stale(settings: Settings) -> bool:
-    """Whether the corpus differs from the current build (an unreadable build counts as not stale: load reports it)."""
+    """Whether the current build needs rebuilding: the corpus changed, or it was built by an older version
+    or with other settings. A damaged build counts as not stale: loading it says what is wrong."""
     try:
         manifest = store.read_manifest(store.current_path(settings.index_dir))
+        store.check_settings(manifest, settings)
+    except IndexMismatchError:
+        return True
     except AskdocsError:
         return False
     return bool(store.corpus_changes(manifest, corpus_hashes(settings.corpus_dir)))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -115,14 +116,22 @@ class ExtractiveAnswerer:
         self.weights = dict(weights)
         self._idf = self._inverse_document_frequencies(chunk_texts)
         self._sentence_vectors: dict[str, np.ndarray] = {}  # sentence text → vector; sentences recur a lot
+        self._cache_lock = threading.Lock()  # the server answers on several threads at once
 
     def _encode_sentences(self, texts: Sequence[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._sentence_vectors))
+        # The vectors this call uses are collected in a local dict: another thread may clear the cache
+        # between our lookup and our read, and encoding happens outside the lock.
+        with self._cache_lock:
+            found = {t: self._sentence_vectors[t] for t in texts if t in self._sentence_vectors}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
-            if len(self._sentence_vectors) > SENTENCE_CACHE_SIZE:
-                self._sentence_vectors.clear()
-            self._sentence_vectors.update(zip(missing, self.embedder.encode(missing), strict=True))
-        return np.stack([self._sentence_vectors[t] for t in texts])
+            fresh = dict(zip(missing, self.embedder.encode(missing), strict=True))
+            found.update(fresh)
+            with self._cache_lock:
+                if len(self._sentence_vectors) > SENTENCE_CACHE_SIZE:
+                    self._sentence_vectors.clear()
+                self._sentence_vectors.update(fresh)
+        return np.stack([found[t] for t in texts])
 
     def _inverse_document_frequencies(self, texts: Sequence[str]) -> dict[str, float]:
         counts: dict[str, int] = {}

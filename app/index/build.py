@@ -80,7 +80,7 @@ def write_build(
     chunks = chunk_documents(documents, settings.chunk_size, settings.chunk_overlap)
     embedder = embedder or Embedder(settings.model, settings.embed_batch_size)
 
-    cache = store.embedding_cache(settings.index_dir, settings.model)
+    cache = store.embedding_cache(settings.index_dir, settings.model, embedder.content_hash)
     keys = [store.text_key(c.embedding_text()) for c in chunks]
     missing = [i for i, key in enumerate(keys) if key not in cache]
     vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
@@ -107,6 +107,7 @@ def write_build(
         counts={"documents": len(documents), "chunks": len(chunks)},
         skipped=list(skipped),
         build={"seconds": round(seconds, 3), "embedded": len(missing), "reused": len(chunks) - len(missing)},
+        model_hash=embedder.content_hash,
     )
     path = store.write_index(settings.index_dir, documents, chunks, vectors, manifest)
     return BuildReport(

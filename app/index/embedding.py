@@ -7,6 +7,7 @@ sentence-transformers is imported, so nothing is fetched from a model hub.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,6 +43,7 @@ class Embedder:
         self.batch_size = batch_size
         self._path = resolve_model_path(model)
         self._model: Any = None
+        self._content_hash: str | None = None
 
     def _load(self) -> Any:
         if self._model is None:
@@ -53,6 +55,19 @@ class Embedder:
             transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
             self._model = SentenceTransformer(str(self._path), device="cpu")
         return self._model
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 over the model folder's files (names and bytes): which weights made a vector."""
+        if self._content_hash is None:
+            digest = hashlib.sha256()
+            for file in sorted(p for p in self._path.rglob("*") if p.is_file()):
+                digest.update(file.relative_to(self._path).as_posix().encode() + b"\0")
+                with open(file, "rb") as handle:
+                    for block in iter(lambda: handle.read(1 << 20), b""):
+                        digest.update(block)
+            self._content_hash = digest.hexdigest()
+        return self._content_hash
 
     @property
     def dimension(self) -> int:

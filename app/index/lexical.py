@@ -7,6 +7,7 @@ index as plain .npy and JSON files, loaded with allow_pickle=False.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,9 @@ def terms(text: str, stemmer: Any = None) -> list[str]:
 class LexicalIndex:
     def __init__(self, bm25: Any, size: int) -> None:
         self._bm25 = bm25
-        self._stemmer = _stemmer()
         self._size = size
+        # PyStemmer's objects are not safe to share between threads, and the server answers on several
+        self._per_thread = threading.local()
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:
@@ -50,7 +52,10 @@ class LexicalIndex:
 
     def tokens(self, text: str) -> list[str]:
         """The stemmed, stop-worded terms BM25 sees for `text`."""
-        return terms(text, self._stemmer)
+        stemmer = getattr(self._per_thread, "stemmer", None)
+        if stemmer is None:
+            stemmer = self._per_thread.stemmer = _stemmer()
+        return terms(text, stemmer)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for `query` (zeros when no query term is indexed)."""

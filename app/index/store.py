@@ -3,7 +3,8 @@
     index/
       current -> builds/20251125T161500Z-4242     (symlink, swapped atomically)
       builds/20251125T161500Z-4242/
-        manifest.json      model, dimension, chunking, document hashes, counts, file checksums
+        manifest.json      model (and its content hash), dimension, chunking, document hashes, counts, file checksums
+        manifest.sha256    the manifest's own checksum: a flipped bit in it is caught like one in any file
         documents.jsonl    one Document per line (its full text, for the source view)
         chunks.jsonl       one Chunk per line, row i ↔ vector i
         vectors.npy        float32 (chunks, dimension); also the embedding cache for rebuilds
@@ -45,9 +46,11 @@ from app.jsonl import read_jsonl, write_jsonl
 from app.settings import Settings
 from app.types import Chunk, Document
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: manifest.sha256, model_hash
 SPLITTER = "langchain-recursive/sentence-v1"
-KEEP_BUILDS = 2  # the current one and the one before it, for readers still loading it
+KEEP_BUILDS = 2  # the current one and the one before it (pinned builds are kept besides)
+# every build has these; a manifest that lists fewer has been tampered with (`"files": {}` must not turn checks off)
+REQUIRED_FILES = ("documents.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss")
 REBUILD_HINT = "run `askdocs index` to rebuild it"
 
 
@@ -65,6 +68,7 @@ class Manifest:
     splitter: str = SPLITTER
     created_at: str = ""
     format_version: int = FORMAT_VERSION
+    model_hash: str = ""  # content hash of the model's files: cached vectors are reused only from the same model
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -139,7 +143,9 @@ def write_index(
         LexicalIndex.build([c.embedding_text() for c in chunks]).save(tmp / "bm25")
         files = {p.relative_to(tmp).as_posix(): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         final_manifest = Manifest(**{**manifest.to_dict(), "files": files, "created_at": stamp})
-        (tmp / "manifest.json").write_text(json.dumps(final_manifest.to_dict(), indent=2, ensure_ascii=False))
+        manifest_text = json.dumps(final_manifest.to_dict(), indent=2, ensure_ascii=False)
+        (tmp / "manifest.json").write_text(manifest_text, encoding="utf-8")
+        (tmp / "manifest.sha256").write_text(_sha256_text(manifest_text) + "\n", encoding="ascii")
         _fsync_tree(tmp)
         final = builds / name
         tmp.rename(final)
@@ -207,16 +213,26 @@ def _read_build(path: Path, verify: bool, pin: int | None) -> LoadedIndex:
 
 
 def read_manifest(build: Path) -> Manifest:
+    """The build's manifest, checked against its own checksum and for the files every build has."""
     try:
-        data = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
+        text = (build / "manifest.json").read_text(encoding="utf-8")
+        expected = (build / "manifest.sha256").read_text(encoding="ascii").strip()
+        data = json.loads(text)
     except (OSError, ValueError) as exc:
         raise IndexCorruptError(f"index manifest in {build} cannot be read ({exc}); {REBUILD_HINT}") from None
-    if data.get("format_version") != FORMAT_VERSION:
-        raise IndexMismatchError(f"index format {data.get('format_version')} is not {FORMAT_VERSION}; {REBUILD_HINT}")
+    if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+        found = data.get("format_version") if isinstance(data, dict) else None
+        raise IndexMismatchError(f"index format {found} is not {FORMAT_VERSION}; {REBUILD_HINT}")
+    if _sha256_text(text) != expected:
+        raise IndexCorruptError(f"index manifest in {build} is damaged (checksum mismatch); {REBUILD_HINT}")
     try:
-        return Manifest(**data)
+        manifest = Manifest(**data)
     except TypeError as exc:
         raise IndexCorruptError(f"index manifest in {build} is malformed ({exc}); {REBUILD_HINT}") from None
+    listed = manifest.files if isinstance(manifest.files, dict) else {}
+    if not all(name in listed for name in REQUIRED_FILES) or not any(n.startswith("bm25/") for n in listed):
+        raise IndexCorruptError(f"index manifest in {build} does not list every index file; {REBUILD_HINT}")
+    return manifest
 
 
 def check_settings(manifest: Manifest, settings: Settings) -> None:
@@ -299,6 +315,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _fsync_tree(folder: Path) -> None:
     for p in folder.rglob("*"):
         if p.is_file():
@@ -306,15 +326,22 @@ def _fsync_tree(folder: Path) -> None:
                 os.fsync(handle.fileno())
 
 
-def embedding_cache(index_dir: Path, model: str) -> dict[str, np.ndarray]:
-    """Vectors of the current build keyed by `text_key(chunk.embedding_text())`, if it used `model`.
+def embedding_cache(index_dir: Path, model: str, model_hash: str) -> dict[str, np.ndarray]:
+    """Vectors of the current build keyed by `text_key(chunk.embedding_text())`, if the same model made them.
 
-    Any problem reading it just means an empty cache: the build then embeds everything.
+    "The same model" is its content hash, not its name: new weights under an old name re-embed. The
+    vectors and chunks are checked against the manifest's checksums first, so a damaged vector is never
+    carried into a new build (under fresh checksums). Any problem just means an empty cache: the build
+    then embeds everything.
     """
     try:
         path = current_path(index_dir)
-        if read_manifest(path).model != model:
+        manifest = read_manifest(path)
+        if manifest.model != model or not model_hash or manifest.model_hash != model_hash:
             return {}
+        for name in ("chunks.jsonl", "vectors.npy"):
+            if _sha256(path / name) != manifest.files[name]:
+                return {}
         chunks = [Chunk.from_dict(c) for _, c in read_jsonl(path / "chunks.jsonl")]
         vectors = np.load(path / "vectors.npy", allow_pickle=False)
     except (OSError, ValueError, KeyError, TypeError, IndexMissingError, IndexCorruptError, IndexMismatchError):

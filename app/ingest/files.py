@@ -28,6 +28,8 @@ _SLIDE_MARK = re.compile(r"^<!-- Slide number: \d+ -->\n?", re.MULTILINE)  # mar
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
 _EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1|(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=\S)\*(?![\w*])")
 _MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+MAX_FRONT_MATTER_CHARS = 10_000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,26 @@ class CorpusLoad:
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Every non-hidden file below `corpus_dir`, sorted, whatever its type."""
+    """Every non-hidden file below `corpus_dir`, sorted, whatever its type, that really is inside it.
+
+    A symbolic link that leads out of the folder (`passwd.txt -> /etc/passwd`) is not a corpus file:
+    it is never read, hashed or served (`outside_links` lists them, for the build's report).
+    """
     if not corpus_dir.is_dir():
         return []
+    root = corpus_dir.resolve()
+    return [p for p in _visible_files(corpus_dir) if p.resolve().is_relative_to(root)]
+
+
+def outside_links(corpus_dir: Path) -> list[Path]:
+    """The corpus folder's links that point outside it (skipped, with a reason)."""
+    if not corpus_dir.is_dir():
+        return []
+    root = corpus_dir.resolve()
+    return [p for p in _visible_files(corpus_dir) if not p.resolve().is_relative_to(root)]
+
+
+def _visible_files(corpus_dir: Path) -> list[Path]:
     return sorted(
         p
         for p in corpus_dir.rglob("*")
@@ -56,18 +75,36 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
 
 
 def load_corpus(corpus_dir: Path, max_file_mb: float) -> CorpusLoad:
-    """Read every file below `corpus_dir`; unreadable ones become Problems, never exceptions."""
+    """Read every file below `corpus_dir`; unreadable ones become Problems, never exceptions.
+
+    A file with the same content as one read before it is a Problem too: indexing it twice would
+    make answers quote the same sentence twice.
+    """
     documents: list[Document] = []
-    problems: list[Problem] = []
+    problems = [Problem(_doc_id(corpus_dir, p), "links outside the corpus folder") for p in outside_links(corpus_dir)]
+    first_with_hash: dict[str, str] = {}
     for path in corpus_files(corpus_dir):
-        doc_id = path.relative_to(corpus_dir).as_posix()
+        doc_id = _doc_id(corpus_dir, path)
         try:
-            documents.append(read_document(path, doc_id, max_file_mb))
+            if _CONTROL.search(doc_id):
+                raise DocumentError("has a control character (such as a line break) in its name; rename it")
+            document = read_document(path, doc_id, max_file_mb)
         except DocumentError as exc:
             problems.append(Problem(doc_id, str(exc)))
+            continue
         except OSError as exc:  # e.g. the file disappeared or is unreadable
             problems.append(Problem(doc_id, f"cannot be read: {exc.strerror or exc}"))
-    return CorpusLoad(documents, problems)
+            continue
+        original = first_with_hash.setdefault(document.content_hash, doc_id)
+        if original != doc_id:
+            problems.append(Problem(doc_id, f"has the same content as {original}, which is indexed"))
+        else:
+            documents.append(document)
+    return CorpusLoad(documents, sorted(problems, key=lambda p: p.path))
+
+
+def _doc_id(corpus_dir: Path, path: Path) -> str:
+    return path.relative_to(corpus_dir).as_posix()
 
 
 def read_document(path: Path, doc_id: str, max_file_mb: float) -> Document:
@@ -107,7 +144,7 @@ def heading_offsets(text: str) -> list[tuple[int, int, str]]:
 
 
 def _decode_text(data: bytes) -> str:
-    if b"\x00" in data[:8192]:
+    if b"\x00" in data:
         raise DocumentError("looks binary (NUL bytes), not text")
     try:
         text = data.decode("utf-8-sig")
@@ -121,16 +158,31 @@ def _read_markdown(raw: str) -> dict[str, Any]:
     body = raw
     match = _FRONT_MATTER.match(raw)
     if match:
-        import yaml
-
-        try:
-            loaded = yaml.safe_load(match.group(1))
-        except yaml.YAMLError as exc:
-            raise DocumentError(f"front matter is not valid YAML: {str(exc).splitlines()[0]}") from None
+        loaded = _front_matter(match.group(1))
         meta = loaded if isinstance(loaded, dict) else {}
         body = raw[match.end() :]
     body = _EMPHASIS.sub(lambda m: m.group(2) or m.group(3), body).strip("\n")
     return {"text": body, **_metadata_fields(meta)}
+
+
+def _front_matter(source: str) -> Any:
+    """YAML front matter, read safely and boundedly: no aliases (a few hundred bytes of nested aliases
+    expand to gigabytes), no more than MAX_FRONT_MATTER_CHARS."""
+    import yaml
+
+    if len(source) > MAX_FRONT_MATTER_CHARS:
+        raise DocumentError(f"front matter is over {MAX_FRONT_MATTER_CHARS:,} characters; metadata only, please")
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise DocumentError("front matter uses a YAML alias (*name); write the values out instead")
+            return super().compose_node(parent, index)
+
+    try:
+        return yaml.load(source, Loader=NoAliasLoader)  # a SafeLoader, minus aliases
+    except yaml.YAMLError as exc:
+        raise DocumentError(f"front matter is not valid YAML: {str(exc).splitlines()[0]}") from None
 
 
 def _metadata_fields(meta: dict[str, Any]) -> dict[str, Any]:
@@ -159,7 +211,10 @@ def _read_html(raw: str) -> dict[str, Any]:
     # include_formatting keeps headings as "#" lines, which become each chunk's section path.
     text = trafilatura.extract(raw, output_format="markdown", include_formatting=True, favor_recall=True)
     if not text:
-        raise DocumentError("has no main text that an HTML extractor could find")
+        # a page trafilatura finds no article in (odd structure, a bare list): its visible text as it stands
+        text = _visible_text(tree)
+    if not text:
+        raise DocumentError("has no visible text")
     meta = {
         "title": " ".join((tree.findtext(".//title") or "").split()),
         "sources": " ".join(_attribute_values(tree, '//meta[@name="sources"]/@content')),
@@ -167,6 +222,14 @@ def _read_html(raw: str) -> dict[str, Any]:
     }
     text = _EMPHASIS.sub(lambda m: m.group(2) or m.group(3), text).strip("\n")
     return {"text": text, **_metadata_fields(meta)}
+
+
+def _visible_text(tree: Any) -> str:
+    """The text a browser would show: scripts, styles and templates dropped, one line per block."""
+    for hidden in tree.xpath("//script|//style|//template|//noscript|//head"):
+        hidden.drop_tree()
+    lines = (" ".join(line.split()) for line in tree.text_content().splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def _attribute_values(tree: Any, xpath: str) -> list[str]:

@@ -1,0 +1,183 @@
+"""The findings of the reliability and security probe, one test each (issue 17), through public interfaces.
+
+Each reproduces the attack or fault as the probe did; each failed on the code before its fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.answer import extractive
+from app.assistant import Assistant
+from app.errors import IndexCorruptError
+from app.index import store
+from app.index.build import build_index, corpus_hashes
+from app.index.embedding import Embedder
+from app.ingest.files import load_corpus
+from app.settings import Settings
+from tests.conftest import SMALL_CORPUS, copy_corpus, make_settings
+
+# 266 bytes of front matter: nine levels of aliases, each nine times the one before (9^9 strings)
+ALIAS_BOMB = (
+    "---\n"
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+    "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
+    "---\n# Harmless\n\nBody text.\n"
+)
+
+
+@pytest.fixture
+def own_index(tmp_path: Path, embedder: Embedder) -> Settings:
+    copy_corpus(tmp_path / "corpus", SMALL_CORPUS)
+    settings = make_settings(tmp_path)
+    build_index(settings, embedder=embedder)
+    return settings
+
+
+# 1. YAML alias bomb
+def test_front_matter_with_yaml_aliases_is_refused_at_once(tmp_path: Path) -> None:
+    (tmp_path / "bomb.md").write_text(ALIAS_BOMB)
+    (tmp_path / "huge-front-matter.md").write_text("---\ntitle: " + "x" * 20_000 + "\n---\nBody.\n")
+    loaded = load_corpus(tmp_path, max_file_mb=20)  # before the fix: 189 s and 11 GB of memory
+    reasons = {p.path: p.reason for p in loaded.problems}
+    assert "YAML alias" in reasons["bomb.md"]
+    assert "front matter is over" in reasons["huge-front-matter.md"]
+    assert loaded.documents == []
+
+
+# 2. Symlinks out of the corpus
+def test_a_link_out_of_the_corpus_is_not_read_hashed_or_served(tmp_path: Path, embedder: Embedder) -> None:
+    corpus = copy_corpus(tmp_path / "corpus", ["carney-mexico-visit.md"])
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (corpus / "passwd-link.txt").symlink_to(secret)
+    (corpus / "inside-link.md").symlink_to(corpus / "carney-mexico-visit.md")  # inside: fine, but a duplicate
+    loaded = load_corpus(corpus, max_file_mb=20)
+    assert [d.id for d in loaded.documents] == ["carney-mexico-visit.md"]
+    reasons = {p.path: p.reason for p in loaded.problems}
+    assert reasons["passwd-link.txt"] == "links outside the corpus folder"
+    assert "same content as carney-mexico-visit.md" in reasons["inside-link.md"]
+    assert "passwd-link.txt" not in corpus_hashes(corpus)
+    settings = make_settings(tmp_path)
+    build_index(settings, embedder=embedder)
+    assistant = Assistant.load(settings, embedder=embedder)
+    assert "passwd-link.txt" not in assistant.index.documents
+    assert not any("root:x" in p.chunk.text for p in assistant.retrieve("root bin bash", k=10))
+
+
+# 6. The embedding cache carried damaged vectors into a new build
+def test_a_damaged_cached_vector_is_not_reused(own_index: Settings, embedder: Embedder) -> None:
+    build = store.current_path(own_index.index_dir)
+    vectors = np.load(build / "vectors.npy")
+    vectors[0] = -vectors[0]
+    np.save(build / "vectors.npy", vectors)
+    with pytest.raises(IndexCorruptError):
+        store.load_index(own_index.index_dir)
+    report = build_index(own_index, embedder=embedder)
+    assert report.reused == 0  # the cache failed its checksum: everything re-embedded
+    index = store.load_index(own_index.index_dir)
+    fresh = embedder.encode([index.chunks[0].embedding_text()])[0]
+    assert float(index.vectors[0] @ fresh) > 0.99
+
+
+def test_cached_vectors_are_keyed_by_the_models_content(own_index: Settings, embedder: Embedder) -> None:
+    manifest = store.read_manifest(store.current_path(own_index.index_dir))
+    assert manifest.model_hash == embedder.content_hash
+    assert build_index(own_index, embedder=embedder).reused > 0  # same weights: reused
+    rewrite_manifest(own_index, model_hash="0" * 64)  # as if other weights had been saved under the same name
+    assert build_index(own_index, embedder=embedder).reused == 0
+
+
+# 7. Thread safety of the answerer's cache and the stemmer
+def test_many_threads_answer_like_one(own_index: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(extractive, "SENTENCE_CACHE_SIZE", 4)  # evict constantly, as the probe forced it to
+    assistant = Assistant.load(own_index, embedder=embedder)
+    questions = ["What pipeline did TC Energy finish?", "Who is Mark Carney?", "How long is the pipeline?"]
+    expected = {q: assistant.ask(q, answerer="extractive").text for q in questions}
+    failures: list[BaseException] = []
+    mismatches: list[str] = []
+
+    def ask_many() -> None:
+        try:
+            for n in range(12):
+                question = questions[n % len(questions)]
+                if assistant.ask(question, answerer="extractive").text != expected[question]:
+                    mismatches.append(question)
+                assistant.retrieve(question, mode="bm25")  # the stemmer, shared before
+        except BaseException as exc:  # collected, so the test names it instead of a thread dying quietly
+            failures.append(exc)
+
+    threads = [threading.Thread(target=ask_many) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert mismatches == []
+
+
+# 8. The manifest had no checksum of its own
+def test_a_flipped_bit_in_the_manifest_is_caught(own_index: Settings) -> None:
+    manifest = store.current_path(own_index.index_dir) / "manifest.json"
+    data = bytearray(manifest.read_bytes())
+    position = data.index(b'"chunk_size": ') + len(b'"chunk_size": ')
+    data[position] ^= 0x01  # 400 → 500: still valid JSON, silently other metadata before
+    manifest.write_bytes(bytes(data))
+    with pytest.raises(IndexCorruptError, match="manifest .* damaged"):
+        store.load_index(own_index.index_dir)
+
+
+def test_a_manifest_that_lists_no_files_turns_no_check_off(own_index: Settings) -> None:
+    rewrite_manifest(own_index, files={})  # with a matching checksum: the listing itself must be complete
+    with pytest.raises(IndexCorruptError, match="does not list every index file"):
+        store.load_index(own_index.index_dir)
+
+
+# 9. Smaller findings
+def test_leftover_temporary_builds_are_pruned(own_index: Settings, embedder: Embedder) -> None:
+    leftover = own_index.index_dir / "builds" / ".tmp-20260101T000000Z-1-000001"
+    leftover.mkdir()
+    (leftover / "vectors.npy").write_bytes(b"half a build")
+    build_index(own_index, embedder=embedder)
+    assert not leftover.exists()
+
+
+def test_a_file_name_with_a_line_break_is_skipped_with_its_reason(tmp_path: Path) -> None:
+    copy_corpus(tmp_path, ["carney-mexico-visit.md"])
+    (tmp_path / "two\nlines.md").write_text("# Odd name\n\nThe harbour has 14 cranes.\n")
+    loaded = load_corpus(tmp_path, max_file_mb=20)
+    assert [d.id for d in loaded.documents] == ["carney-mexico-visit.md"]
+    assert "line break" in {p.path: p.reason for p in loaded.problems}["two\nlines.md"]
+
+
+def test_duplicate_files_are_indexed_once_and_quoted_once(tmp_path: Path, embedder: Embedder) -> None:
+    corpus = copy_corpus(tmp_path / "corpus", ["carney-mexico-visit.md"])
+    (corpus / "copy-of-visit.md").write_bytes((corpus / "carney-mexico-visit.md").read_bytes())
+    settings = make_settings(tmp_path)
+    report = build_index(settings, embedder=embedder)
+    assert report.documents == 1
+    assert [p.path for p in report.problems] == ["copy-of-visit.md"]
+    answer = Assistant.load(settings, embedder=embedder).ask("How much was bilateral trade in 2024?")
+    assert len({c.quote for c in answer.citations}) == len(answer.citations)
+
+
+def test_nul_bytes_anywhere_in_a_text_file_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "late-nul.txt").write_bytes(b"Plain text for a while.\n" * 1000 + b"\x00 and then a NUL")
+    assert "NUL" in {p.path: p.reason for p in load_corpus(tmp_path, max_file_mb=20).problems}["late-nul.txt"]
+
+
+def rewrite_manifest(settings: Settings, **changes: object) -> None:
+    """Change the current build's manifest and write a matching checksum (what a careless tool would do)."""
+    build = store.current_path(settings.index_dir)
+    data = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
+    text = json.dumps({**data, **changes}, indent=2, ensure_ascii=False)
+    (build / "manifest.json").write_text(text, encoding="utf-8")
+    (build / "manifest.sha256").write_text(hashlib.sha256(text.encode("utf-8")).hexdigest() + "\n")
