@@ -146,7 +146,15 @@ class Assistant:
         return assistant
 
     def retrieve(self, question: str, k: int | None = None, mode: str | None = None) -> list[Passage]:
-        return self.retriever.retrieve(question, k=k, mode=mode)
+        return self.retriever.retrieve(question, k=self.check_k(k), mode=mode)
+
+    def check_k(self, k: int | None) -> int:
+        """`k` (passages to retrieve), or the top_k setting when None; QuestionError when out of range."""
+        if k is None:
+            return self.settings.top_k
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.settings.candidates:
+            raise QuestionError(f"k must be a whole number from 1 to {self.settings.candidates}, not {k!r}")
+        return k
 
     def ask(
         self,
@@ -179,7 +187,7 @@ class Assistant:
         """
         question, history = self.check_question(question, history)
         answerer = answerer or self.settings.answerer
-        k = k or self.settings.top_k
+        k = self.check_k(k)
         started = time.perf_counter()
         served = self.served  # read once: a reload mid-question must not mix two builds
         query = resolve(question, history, self.settings.history_weight)
@@ -275,6 +283,7 @@ class Assistant:
         limit = self.settings.max_question_chars
         if not isinstance(question, str):
             raise QuestionError("the question must be a string")
+        question = clean_text(question)
         if not question.strip():
             raise QuestionError("the question is empty")
         if len(question) > limit:
@@ -282,6 +291,7 @@ class Assistant:
         if not isinstance(history, list | tuple) or not all(isinstance(h, str | Turn) for h in history):
             raise QuestionError("history must be a list of earlier turns (questions, or question and answer)")
         turns = [h if isinstance(h, Turn) else Turn(h) for h in history]
+        turns = [Turn(clean_text(t.question), clean_text(t.answer)) for t in turns]
         turns = [t for t in turns if t.question.strip()][-self.settings.max_history_turns :]
         if any(len(t.question) > limit or len(t.answer) > limit for t in turns):
             raise QuestionError(f"an earlier turn is over the {limit}-character limit")
@@ -292,6 +302,16 @@ class Assistant:
             return self.index.documents[doc_id]
         except KeyError:
             raise DocumentNotFoundError(f"no document {doc_id!r} in the index") from None
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """Text from outside made safe to process and to send back as UTF-8: a lone surrogate (which no
+    encoder can write) becomes U+FFFD, control characters other than tab and line breaks go."""
+    return _CONTROL.sub("", _SURROGATE.sub("\ufffd", text))
 
 
 class CorpusHashes:

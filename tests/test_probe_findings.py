@@ -8,20 +8,23 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
 from app.answer import extractive
 from app.assistant import Assistant
-from app.errors import IndexCorruptError
+from app.errors import IndexCorruptError, QuestionError, SettingsError
 from app.index import store
 from app.index.build import build_index, corpus_hashes
 from app.index.embedding import Embedder
 from app.ingest.files import load_corpus
-from app.settings import Settings
+from app.settings import Settings, load_settings
 from tests.conftest import SMALL_CORPUS, copy_corpus, make_settings
+from tests.server import serve
 
 # 266 bytes of front matter: nine levels of aliases, each nine times the one before (9^9 strings)
 ALIAS_BOMB = (
@@ -181,3 +184,55 @@ def rewrite_manifest(settings: Settings, **changes: object) -> None:
     text = json.dumps({**data, **changes}, indent=2, ensure_ascii=False)
     (build / "manifest.json").write_text(text, encoding="utf-8")
     (build / "manifest.sha256").write_text(hashlib.sha256(text.encode("utf-8")).hexdigest() + "\n")
+
+
+# 4. A lone surrogate in a question or its history
+def test_a_lone_surrogate_is_answered_not_a_500(own_index: Settings, embedder: Embedder) -> None:
+    with serve(Assistant.load(own_index, embedder=embedder)) as url:
+        body = '{"question": "Who is Mark Carney?\\ud800", "history": ["\\udfff"]}'
+        response = httpx.post(f"{url}/api/ask", content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 200
+        assert response.json()["question"] == "Who is Mark Carney?\ufffd"
+        assert httpx.get(f"{url}/api/search", params={"q": "pipeline\x00\x07"}).status_code == 200
+
+
+# 5. No body size limit
+def test_request_bodies_over_the_limit_get_a_413(own_index: Settings, embedder: Embedder) -> None:
+    assistant = Assistant.load(own_index.replace(allow_uploads=True, max_file_mb=1.0), embedder=embedder)
+    with serve(assistant) as url:
+        big = '{"question": "' + "x" * 2_000_000 + '"}'
+        declared = httpx.post(f"{url}/api/ask", content=big, headers={"content-type": "application/json"})
+        assert declared.status_code == 413
+        assert "over 1,000,000 bytes" in declared.json()["detail"]
+
+        def streamed() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+            yield b'{"question": "'
+            for _ in range(40):
+                yield b"x" * 50_000
+            yield b'"}'
+
+        chunked = httpx.post(f"{url}/api/ask", content=streamed(), headers={"content-type": "application/json"})
+        assert chunked.status_code == 413
+        files = [("files", ("big.txt", b"word " * 400_000))]  # 2 MB: over the 1 MB upload limit
+        assert httpx.post(f"{url}/api/documents", files=files).status_code == 413
+        files = [("files", ("fine.txt", b"The harbour has 14 cranes. " * 30_000))]  # 0.8 MB: an upload may be that big
+        assert httpx.post(f"{url}/api/documents", files=files).status_code == 202
+
+
+# 9. Smaller: bad k, settings that passed validation and then crashed
+@pytest.mark.parametrize("k", [-3, 0, 10_000])
+def test_k_out_of_range_is_a_clear_error(own_index: Settings, embedder: Embedder, k: int) -> None:
+    assistant = Assistant.load(own_index, embedder=embedder)
+    with pytest.raises(QuestionError, match="k must be a whole number"):
+        assistant.retrieve("pipeline", k=k)
+    with pytest.raises(QuestionError, match="k must be a whole number"):
+        assistant.ask("What pipeline?", k=k)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [({"answer_sentences": 0}, "answer_sentences"), ({"top_k": 8, "show_passages": 5}, "show_passages")],
+)
+def test_settings_that_would_crash_later_are_refused_at_once(changes: dict[str, int], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(env={f"ASKDOCS_{k.upper()}": str(v) for k, v in changes.items()})

@@ -27,11 +27,16 @@ def zscore_fusion(dense: np.ndarray, lexical: np.ndarray, dense_weight: float) -
 
 
 def rrf_fusion(dense: np.ndarray, lexical: np.ndarray, dense_weight: float, k: int) -> np.ndarray:
-    """Reciprocal-rank fusion over the same aligned candidate arrays."""
-    return dense_weight * _rrf_term(dense, k) + (1.0 - dense_weight) * _rrf_term(lexical, k)
+    """Reciprocal-rank fusion over the same aligned candidate arrays.
+
+    Equal scores share a rank (the best of their places), so ties are not broken by chunk order; a BM25
+    score of zero (no query word in the chunk) is no ranking at all and earns nothing.
+    """
+    lexical_term = np.where(lexical > 0, _rrf_term(lexical, k), 0.0)
+    return dense_weight * _rrf_term(dense, k) + (1.0 - dense_weight) * lexical_term
 
 
 def _rrf_term(scores: np.ndarray, k: int) -> np.ndarray:
-    ranks = np.empty(len(scores), dtype=np.float64)
-    ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
-    return 1.0 / (k + ranks)
+    ranks = 1.0 + (scores[None, :] > scores[:, None]).sum(axis=1)  # 1 + how many score higher
+    term: np.ndarray = 1.0 / (k + ranks)
+    return term

@@ -3,7 +3,8 @@ pass through untouched).
 
 `add_access_middleware` wraps the app, in this order for a request: `RootPath` accepts paths
 with or without the proxy's prefix, `SecurityHeaders` adds CSP frame-ancestors and safe defaults
-to every response, CORS, then `TokenGate` asks for the access token (a Bearer header, `?token=`
+to every response, `BodyLimit` refuses oversized bodies, CORS, then `TokenGate` asks for the
+access token (a Bearer header, `?token=`
 once, or the cookie that sets). `allowed_origins` becomes both the CORS list and the
 frame-ancestors directive.
 """
@@ -25,6 +26,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.settings import Settings
 
 TOKEN_COOKIE = "askdocs_token"
+MAX_BODY_BYTES = 1_000_000  # any request but an upload
+UPLOAD_OVERHEAD_BYTES = 64_000  # multipart framing around an uploaded file
 OPEN_PATHS = frozenset({"/healthz"})  # never need the token
 LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1)(:\d+)?"
 _ORIGIN = re.compile(r"^(\*|[a-zA-Z][a-zA-Z0-9+.-]*://[^\s;,'\"]+)$")
@@ -44,7 +47,7 @@ def frame_ancestors_directive(origins: tuple[str, ...]) -> str:
 def add_access_middleware(app: FastAPI, settings: Settings) -> None:
     """Wrap `app` (routes and the mounted UI alike) in the middleware below, as `settings` ask."""
     root = settings.root_path.rstrip("/")
-    # Middleware: the last added runs first. Order of a request: root path → security headers →
+    # Middleware: the last added runs first. Order of a request: root path → security headers → body limit →
     # CORS (answers preflights, labels every response, 401s included) → token → routes.
     if settings.access_token:
         app.add_middleware(TokenGate, token=settings.access_token, cookie_path=root or "/")
@@ -57,6 +60,7 @@ def add_access_middleware(app: FastAPI, settings: Settings) -> None:
         allow_credentials=True,
         max_age=600,
     )
+    app.add_middleware(BodyLimit, upload_bytes=int(settings.max_file_mb * 1_000_000))
     app.add_middleware(SecurityHeaders, frame_ancestors=frame_ancestors_directive(settings.allowed_origins))
     if root:
         app.add_middleware(RootPath, root_path=root)
@@ -87,6 +91,63 @@ class RootPath:
                 if scope.get("raw_path"):
                     scope["raw_path"] = self.root.encode() + scope["raw_path"]
         await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """Refuse a request body over its limit with a JSON 413, whether it declares its length or streams it.
+
+    Uploads (`POST …/api/documents`) may carry one file of up to `max_file_mb`; every other request at
+    most `MAX_BODY_BYTES` (a question, its history and a few options fit in far less).
+    """
+
+    def __init__(self, app: ASGIApp, upload_bytes: int) -> None:
+        self.app = app
+        self.upload_bytes = upload_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        is_upload = scope["method"] == "POST" and get_route_path(scope).rstrip("/").endswith("/api/documents")
+        limit = self.upload_bytes + UPLOAD_OVERHEAD_BYTES if is_upload else MAX_BODY_BYTES
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(limit)(scope, receive, send)
+            return
+        if declared is not None:
+            await self.app(scope, receive, send)  # the server holds the client to its Content-Length
+            return
+        # A streamed body: read it up to the limit before the app sees any of it.
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = bool(message.get("more_body"))
+            if size > limit:
+                await self._too_large(limit)(scope, receive, send)
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    def _too_large(limit: int) -> JSONResponse:
+        detail = f"the request body is over {limit:,} bytes" + (
+            " (uploads: setting max_file_mb, one file per request)" if limit > MAX_BODY_BYTES else ""
+        )
+        return JSONResponse({"detail": detail}, status_code=413)
 
 
 class SecurityHeaders:

@@ -48,6 +48,10 @@ class UploadError(AskdocsError, ValueError):
     """An uploaded file is refused (type, size, name or content); the message says why."""
 
 
+class BuildStoppedError(AskdocsError, RuntimeError):
+    """A background build ended early because the server is stopping."""
+
+
 class UploadsOffError(AskdocsError, PermissionError):
     """Uploads and deletes are off (the `allow_uploads` setting)."""
 
@@ -229,6 +233,8 @@ class Library:
         )
 
     def _progress(self, stage: str, done: int, total: int) -> None:
+        if self._stop.is_set():  # the server is stopping: end the build between two slices of work
+            raise BuildStoppedError("the server stopped during the build; the previous index is unchanged")
         self._set(stage=stage, done=done, total=total)
 
     def _set(self, **changes: Any) -> None:
@@ -257,10 +263,11 @@ class Library:
             self._watcher.start()
 
     def stop(self) -> None:
+        """End the watcher and any build (at its next slice of work), and wait for both."""
         self._stop.set()
         for thread in (self._watcher, self._builder):
             if thread is not None:
-                thread.join(5.0)
+                thread.join()  # a build thread left running inside torch at exit aborts the process
 
     def _watch(self) -> None:
         failed_build = ""

@@ -23,3 +23,11 @@ def test_rrf_by_hand() -> None:
     fused = rrf_fusion(dense, lexical, 0.5, k=60)
     expected = [0.5 / 61 + 0.5 / 63, 0.5 / 62 + 0.5 / 61, 0.5 / 63 + 0.5 / 62]
     assert np.allclose(fused, expected)
+
+
+def test_rrf_gives_ties_one_rank_and_no_credit_for_a_zero_bm25_score() -> None:
+    dense = np.array([0.5, 0.5, 0.5])  # all tied: no candidate is ahead, whatever its chunk id
+    lexical = np.array([0.0, 2.0, 0.0])  # only the second has a query word
+    fused = rrf_fusion(dense, lexical, 0.5, k=60)
+    assert np.allclose(fused, [0.5 / 61, 0.5 / 61 + 0.5 / 61, 0.5 / 61])
+    assert fused[0] == fused[2]

@@ -116,15 +116,22 @@
   async function upload(files) {
     errorBox.textContent = "";
     if (!files.length) { errorBox.textContent = "Choose one or more files first."; return; }
-    var form = new FormData();
-    for (var i = 0; i < files.length; i++) form.append("files", files[i], files[i].name);
-    buildText.textContent = "Uploading " + files.length + " file" + (files.length > 1 ? "s" : "") + " …";
-    var response = await fetch(api, { method: "POST", body: form, credentials: "same-origin" });
-    if (response.ok) {
-      showBuild((await response.json()).build); // the build has started: show the bar at once, however short
-    } else {
+    var problems = [];
+    // one request per file: each is checked on its own, and the server's body limit is one file
+    for (var i = 0; i < files.length; i++) {
+      var form = new FormData();
+      form.append("files", files[i], files[i].name);
+      buildText.textContent = "Uploading " + files[i].name + " (" + (i + 1) + " of " + files.length + ") …";
+      var response = await fetch(api, { method: "POST", body: form, credentials: "same-origin" });
+      if (response.ok) {
+        showBuild((await response.json()).build); // the build has started: show the bar at once, however short
+      } else {
+        problems.push(await detail(response));
+      }
+    }
+    if (problems.length) {
       buildText.textContent = "";
-      errorBox.textContent = await detail(response);
+      errorBox.textContent = problems.join(" · ");
     }
     document.getElementById("files").value = "";
     await refresh();
