@@ -126,7 +126,7 @@ class Assistant:
     ) -> Assistant:
         """Load the index (building it first if asked and missing, or stale), check it fits the settings."""
         started = time.perf_counter()
-        embedder = embedder or Embedder(settings.model, settings.embed_batch_size)
+        embedder = embedder or Embedder.from_settings(settings)
         built = False
         missing = not (settings.index_dir / "current").exists()
         if (build_if_missing and missing) or (rebuild_if_stale and not missing and _stale(settings)):

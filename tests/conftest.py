@@ -36,7 +36,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return Embedder(Settings().model)
+    return Embedder.from_settings(Settings())
 
 
 def make_settings(root: Path, **changes: object) -> Settings:

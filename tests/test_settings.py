@@ -33,6 +33,8 @@ def test_settings_file_from_environment(tmp_path: Path) -> None:
         ("", {"ASKDOCS_TOP_K": "three"}, "setting top_k"),
         ("chunk_overlap = 900\n", {}, "chunk_overlap"),
         ("retrieval_mode = 'magic'\n", {}, "retrieval_mode"),
+        ("encoder = 'gpu'\n", {}, "encoder: one of onnx, torch"),
+        ("", {"ASKDOCS_ENCODER_THREADS": "0"}, "encoder_threads"),
         ("top_k = [\n", {}, "not valid TOML"),
     ],
 )

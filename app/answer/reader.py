@@ -3,7 +3,7 @@
 A MiniLM-L6 cross-encoder with a span head, trained here from the packaged all-MiniLM-L6-v2
 (`app/answer/training.py`, model card in `reader_model/MODEL_CARD.md`), exported to ONNX and
 quantized to int8, so answering needs onnxruntime and the `tokenizers` library, not torch.
-This is the only module that imports onnxruntime.
+Its session comes from `app/index/onnx_session.py`, the one module that imports onnxruntime.
 
 For each passage the model gives every token a start and an end logit. The best span is the
 (start, end) pair with the highest start + end within the passage; "no answer" is the pair
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from app.errors import ModelError
+from app.index.onnx_session import open_session
 from app.index.store import file_hash
 
 MODEL_DIR = Path(__file__).resolve().parent / "reader_model"
@@ -60,16 +61,10 @@ class Reader:
     def _load(self) -> tuple[Any, Any]:
         with self._lock:
             if self._session is None:
-                import onnxruntime
                 from tokenizers import Tokenizer
 
                 verify_model(self.model_dir)
-                options = onnxruntime.SessionOptions()
-                options.intra_op_num_threads = self.threads
-                options.log_severity_level = 3
-                self._session = onnxruntime.InferenceSession(
-                    str(self.model_dir / MODEL_FILE), options, providers=["CPUExecutionProvider"]
-                )
+                self._session = open_session(self.model_dir / MODEL_FILE, self.threads)
                 tokenizer = Tokenizer.from_file(str(self.model_dir / TOKENIZER_FILE))
                 tokenizer.enable_truncation(MAX_LENGTH, stride=STRIDE, strategy="only_second")
                 tokenizer.no_padding()

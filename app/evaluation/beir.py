@@ -101,7 +101,7 @@ def run_beir(
     qrels = read_qrels(directory, split, queries)
     tunable = tune_on and (directory / "qrels" / f"{tune_on}.tsv").is_file()
     tune_qrels = read_qrels(directory, tune_on, queries) if tune_on and tunable else {}
-    embedder = embedder or Embedder(settings.model, settings.embed_batch_size)
+    embedder = embedder or Embedder.from_settings(settings)
     embedder.encode(["warm up"])  # load the model outside every timing
 
     cache = (cache_dir or default_cache_root()) / f"{directory.resolve().name}-{cache_key(directory, settings)}"
@@ -157,7 +157,8 @@ def format_beir_report(report: BeirReport) -> str:
     s = report.settings
     lines = [
         f"BEIR {report.dataset}, {report.split} split: {report.queries} queries, {report.documents} documents, "
-        f"{report.chunks} chunks (chunk_size {s.chunk_size}, overlap {s.chunk_overlap}), model {s.model}",
+        f"{report.chunks} chunks (chunk_size {s.chunk_size}, overlap {s.chunk_overlap}), model {s.model}, "
+        f"{s.encoder} encoder",
         "",
         "| mode | nDCG@10 | Recall@10 | Recall@100 | MRR@10 | queries/s |",
         "|---|---|---|---|---|---|",
@@ -209,9 +210,11 @@ def default_cache_root() -> Path:
 
 
 def cache_key(directory: Path, settings: Settings) -> str:
-    """Hash of corpus.jsonl's bytes, the model and the chunking: what the index depends on."""
+    """Hash of corpus.jsonl's bytes, the model, its encoder and the chunking: what the index depends on."""
     digest = hashlib.sha256(store.file_hash(directory / "corpus.jsonl").encode())
-    digest.update(f"{settings.model}|{settings.chunk_size}|{settings.chunk_overlap}|{store.SPLITTER}".encode())
+    digest.update(
+        f"{settings.model}|{settings.encoder}|{settings.chunk_size}|{settings.chunk_overlap}|{store.SPLITTER}".encode()
+    )
     return digest.hexdigest()[:12]
 
 
@@ -268,7 +271,7 @@ def _read_jsonl(path: Path) -> list[dict[str, object]]:
 
 
 def _cached_index(settings: Settings, documents: list[Document]) -> store.LoadedIndex | None:
-    """The cached index when it was built from these documents with this model and chunking."""
+    """The cached index when it was built from these documents with this model, encoder and chunking."""
     try:
         index = store.load_index(settings.index_dir)
         store.check_settings(index.manifest, settings)

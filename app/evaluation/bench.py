@@ -34,7 +34,7 @@ def run_core_bench(settings: Settings, n_questions: int = 100) -> str:
     from app.index.build import build_index
     from app.index.embedding import Embedder
 
-    embedder = Embedder(settings.model, settings.embed_batch_size)
+    embedder = Embedder.from_settings(settings)
     started = time.perf_counter()
     embedder.encode(["load the model"])
     model_load = time.perf_counter() - started

@@ -66,7 +66,7 @@ def _evaluate(assistant: Assistant, items: Sequence[EvalItem], k: int | None = N
 def run_sweep(settings: Settings, eval_set: Path, split: str = "dev") -> str:
     items = load_eval_set(eval_set, split)
     answerable = [i for i in items if i.answerable]
-    embedder = Embedder(settings.model, settings.embed_batch_size)
+    embedder = Embedder.from_settings(settings)
     no_abstain = settings.replace(abstain_threshold=-1.0)
     lines = [f"Sweep on the {split} split of {eval_set} ({len(items)} items; {len(answerable)} answerable).", ""]
 

@@ -78,7 +78,7 @@ def write_build(
     """
     started = time.perf_counter() if started is None else started
     chunks = chunk_documents(documents, settings.chunk_size, settings.chunk_overlap)
-    embedder = embedder or Embedder(settings.model, settings.embed_batch_size)
+    embedder = embedder or Embedder.from_settings(settings)
 
     cache = store.embedding_cache(settings.index_dir, settings.model, embedder.content_hash)
     keys = [store.text_key(c.embedding_text()) for c in chunks]
@@ -108,6 +108,7 @@ def write_build(
         skipped=list(skipped),
         build={"seconds": round(seconds, 3), "embedded": len(missing), "reused": len(chunks) - len(missing)},
         model_hash=embedder.content_hash,
+        encoder=embedder.encoder,
     )
     path = store.write_index(settings.index_dir, documents, chunks, vectors, manifest)
     return BuildReport(

@@ -1,22 +1,29 @@
-"""Text → vectors with sentence-transformers (the only module that imports torch).
+"""Text → vectors: the Embedder, on onnxruntime (int8) or on sentence-transformers (torch).
 
-Vectors are L2-normalized float32, so inner product is cosine similarity.
-The model loads from a local folder only: `HF_HUB_OFFLINE=1` is set before
-sentence-transformers is imported, so nothing is fetched from a model hub.
+The only module that imports torch at run time: the torch encoder, and the one-time ONNX export the
+onnx encoder is made from (`app/index/onnx_encoder.py` runs it without torch). Vectors are
+L2-normalized float32, so inner product is cosine similarity. The model loads from a local folder
+only: `HF_HUB_OFFLINE=1` is set before sentence-transformers is imported, so nothing is fetched.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from app.errors import SettingsError
-from app.settings import PACKAGED_MODEL
+from app.index.onnx_encoder import FLOAT_FILE, INPUTS, TOKENIZER_FILE, EncoderInfo, OnnxEncoder, artifact_hash
+from app.index.onnx_encoder import exported_encoder as exported_onnx_encoder
+from app.settings import PACKAGED_MODEL, EncoderName, Settings
+
+DEFAULTS = Settings()
 
 
 def resolve_model_path(model: str) -> Path:
@@ -35,56 +42,86 @@ def resolve_model_path(model: str) -> Path:
     return path
 
 
-class Embedder:
-    """Encodes texts into normalized vectors. Loads the model on first use."""
+class Encoder(Protocol):
+    """What the Embedder runs: either encoder kind."""
 
-    def __init__(self, model: str, batch_size: int = 32) -> None:
+    @property
+    def dimension(self) -> int: ...
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray: ...
+
+
+class Embedder:
+    """Encodes texts into normalized vectors with the configured encoder. Loads it on first use; thread-safe."""
+
+    def __init__(
+        self,
+        model: str,
+        batch_size: int = DEFAULTS.embed_batch_size,
+        encoder: EncoderName = DEFAULTS.encoder,
+        threads: int = DEFAULTS.encoder_threads,
+        cache_dir: Path = DEFAULTS.encoder_cache_dir,
+    ) -> None:
         self.model_name = model
         self.batch_size = batch_size
+        self.encoder = encoder
+        self.threads = threads
+        self.cache_dir = cache_dir
         self._path = resolve_model_path(model)
-        self._model: Any = None
+        self._loaded: Encoder | None = None
+        self._weights_hash: str | None = None
         self._content_hash: str | None = None
+        self._lock = threading.Lock()
 
-    def _load(self) -> Any:
-        if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as transformers_logging
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Embedder:
+        return cls(
+            settings.model,
+            settings.embed_batch_size,
+            settings.encoder,
+            settings.encoder_threads,
+            settings.encoder_cache_dir,
+        )
 
-            transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
-            self._model = SentenceTransformer(str(self._path), device="cpu")
-        return self._model
+    def _load(self) -> Encoder:
+        with self._lock:
+            if self._loaded is None:
+                if self.encoder == "torch":
+                    self._loaded = TorchEncoder(self._path, self.batch_size, self.threads)
+                else:
+                    self._loaded = OnnxEncoder(self._onnx_folder(), self.threads, self.batch_size)
+            return self._loaded
+
+    def _onnx_folder(self) -> Path:
+        """The exported int8 encoder of these weights (exported on first use, verified at every call)."""
+        return exported_onnx_encoder(self.weights_hash, self.cache_dir, lambda folder: export_onnx(self._path, folder))
+
+    @property
+    def weights_hash(self) -> str:
+        """sha256 over the model folder's files (names and bytes): the source weights."""
+        if self._weights_hash is None:
+            self._weights_hash = _folder_hash(self._path)
+        return self._weights_hash
 
     @property
     def content_hash(self) -> str:
-        """sha256 over the model folder's files (names and bytes): which weights made a vector."""
+        """Which weights made a vector, and how: the source weights for torch, the exported int8 files for onnx.
+
+        Cached vectors are reused only under the same content hash, so int8 and float vectors never mix.
+        """
         if self._content_hash is None:
-            digest = hashlib.sha256()
-            for file in sorted(p for p in self._path.rglob("*") if p.is_file()):
-                digest.update(file.relative_to(self._path).as_posix().encode() + b"\0")
-                with open(file, "rb") as handle:
-                    for block in iter(lambda: handle.read(1 << 20), b""):
-                        digest.update(block)
-            self._content_hash = digest.hexdigest()
+            self._content_hash = self.weights_hash if self.encoder == "torch" else artifact_hash(self._onnx_folder())
         return self._content_hash
 
     @property
     def dimension(self) -> int:
-        dim = self._load().get_embedding_dimension()
-        return int(dim)
+        return self._load().dimension
 
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         """(len(texts), dimension) float32, each row of unit length."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._load().encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
+        vectors = self._load().encode(list(texts), progress)
         contiguous: np.ndarray = np.ascontiguousarray(vectors, dtype=np.float32)
         return contiguous
 
@@ -97,3 +134,98 @@ class Embedder:
         blended = question_vector + context_weight * context_vector
         unit: np.ndarray = (blended / np.linalg.norm(blended)).astype(np.float32)
         return unit
+
+
+class TorchEncoder:
+    """sentence-transformers' own encode, on `threads` torch threads (a process-wide torch setting)."""
+
+    def __init__(self, path: Path, batch_size: int, threads: int) -> None:
+        import torch
+
+        torch.set_num_threads(threads)
+        self._model = sentence_transformer(path)
+        self.batch_size = batch_size
+
+    @property
+    def dimension(self) -> int:
+        return int(self._model.get_embedding_dimension())
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        vectors: np.ndarray = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return vectors
+
+
+def sentence_transformer(path: Path) -> Any:
+    """The model folder loaded by sentence-transformers, on the CPU, offline."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
+    return SentenceTransformer(str(path), device="cpu")
+
+
+def plain_encode(model: str, texts: Sequence[str]) -> np.ndarray:
+    """`SentenceTransformer.encode` with its own defaults (batch 32, torch's thread count): the benchmarks' baseline."""
+    vectors: np.ndarray = sentence_transformer(resolve_model_path(model)).encode(
+        list(texts), normalize_embeddings=True, convert_to_numpy=True
+    )
+    return vectors
+
+
+def export_onnx(path: Path, folder: Path) -> EncoderInfo:
+    """The sentence-transformers model at `path` → `folder`/FLOAT_FILE (float ONNX) and its tokenizer.
+
+    The whole model is traced (transformer, then its own pooling and normalization), so the graph's
+    output is exactly what `SentenceTransformer.encode` returns, batch and sequence length left dynamic.
+    """
+    import torch
+
+    model = sentence_transformer(path).eval()
+    example = model.preprocess(["An example sentence to trace the model with."])
+    names = [name for name in INPUTS if name in example]
+
+    class SentenceEmbedding(torch.nn.Module):
+        """Token tensors (positional, in `names` order) → sentence embeddings."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+            output: torch.Tensor = self.model(dict(zip(names, tensors, strict=True)))["sentence_embedding"]
+            return output
+
+    axes = {0: "batch", 1: "sequence"}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's warnings about Python branches fixed at trace time
+        # the TorchScript exporter, as for the reader: transformers 5 models trace with it
+        torch.onnx.export(
+            SentenceEmbedding().eval(),
+            args=tuple(example[name] for name in names),
+            f=str(folder / FLOAT_FILE),
+            input_names=names,
+            output_names=["sentence_embedding"],
+            dynamic_axes={**dict.fromkeys(names, axes), "sentence_embedding": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    model.tokenizer.backend_tokenizer.save(str(folder / TOKENIZER_FILE))
+    return EncoderInfo(max_seq_length=int(model.max_seq_length), dimension=int(model.get_embedding_dimension()))
+
+
+def _folder_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

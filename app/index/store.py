@@ -3,7 +3,7 @@
     index/
       current -> builds/20251125T161500Z-4242     (symlink, swapped atomically)
       builds/20251125T161500Z-4242/
-        manifest.json      model (and its content hash), dimension, chunking, document hashes, counts, file checksums
+        manifest.json      model, encoder (their content hash), dimension, chunking, document hashes, counts, checksums
         manifest.sha256    the manifest's own checksum: a flipped bit in it is caught like one in any file
         documents.jsonl    one Document per line (its full text, for the source view)
         chunks.jsonl       one Chunk per line, row i ↔ vector i
@@ -68,7 +68,8 @@ class Manifest:
     splitter: str = SPLITTER
     created_at: str = ""
     format_version: int = FORMAT_VERSION
-    model_hash: str = ""  # content hash of the model's files: cached vectors are reused only from the same model
+    model_hash: str = ""  # the encoder's content hash: cached vectors are reused only from the same weights and encoder
+    encoder: str = "torch"  # which encoder made the vectors (settings' `encoder`); indexes before it were all torch
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -236,11 +237,16 @@ def read_manifest(build: Path) -> Manifest:
 
 
 def check_settings(manifest: Manifest, settings: Settings) -> None:
-    """Raise IndexMismatchError when the index was built with another model or chunking."""
+    """Raise IndexMismatchError when the index was built with another model, encoder or chunking.
+
+    Query vectors must come from the encoder that made the index's: int8 and float vectors of the
+    same model differ a little (cosine 0.99), and a mixed index would score by that difference too.
+    """
     differences = [
         f"{name} is {have!r} in the index but {want!r} in the settings"
         for name, have, want in (
             ("model", manifest.model, settings.model),
+            ("encoder", manifest.encoder, settings.encoder),
             ("chunk_size", manifest.chunk_size, settings.chunk_size),
             ("chunk_overlap", manifest.chunk_overlap, settings.chunk_overlap),
             ("splitter", manifest.splitter, SPLITTER),

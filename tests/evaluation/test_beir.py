@@ -119,8 +119,9 @@ def test_unknown_split_and_tuning_on_the_reported_split_are_errors(tmp_path: Pat
         run_beir(TINY, Settings(), cache_dir=tmp_path / "cache", split="train", tune_on="train")
 
 
-def test_cache_key_follows_model_and_chunking() -> None:
+def test_cache_key_follows_model_encoder_and_chunking() -> None:
     base = cache_key(TINY, Settings())
     assert base == cache_key(TINY, Settings(dense_weight=0.9))  # retrieval settings need no rebuild
+    assert base != cache_key(TINY, Settings(encoder="torch"))
     assert base != cache_key(TINY, Settings(chunk_size=800))
     assert base != cache_key(TINY, Settings(chunk_overlap=50))

@@ -78,6 +78,7 @@ def test_manifest_records_what_the_index_was_built_with(small_index: Settings) -
     build = store.current_path(small_index.index_dir)
     manifest = json.loads((build / "manifest.json").read_text())
     assert manifest["model"] == small_index.model
+    assert manifest["encoder"] == small_index.encoder == "onnx"
     assert manifest["dimension"] == 384
     assert manifest["chunk_size"] == small_index.chunk_size
     assert set(manifest["documents"]) == {
@@ -96,6 +97,23 @@ def test_index_built_with_other_settings_is_detected(small_index: Settings, embe
         IndexMismatchError, match="chunk_size is 400 in the index but 900 in the settings.*askdocs index"
     ):
         Assistant.load(small_index.replace(chunk_size=900), embedder=embedder)
+
+
+def test_switching_the_encoder_is_detected_and_reembeds_everything(tmp_path: Path, embedder: Embedder) -> None:
+    copy_corpus(tmp_path / "corpus", ["carney-mexico-visit.md"])
+    settings = make_settings(tmp_path)
+    onnx_build = build_index(settings, embedder=embedder)
+    torch_settings = settings.replace(encoder="torch")
+    with pytest.raises(IndexMismatchError, match="encoder is 'onnx' in the index but 'torch' in the settings"):
+        Assistant.load(torch_settings, embedder=embedder)
+    torch_embedder = Embedder.from_settings(torch_settings)
+    torch_build = build_index(torch_settings, embedder=torch_embedder)
+    assert torch_build.embedded == torch_build.chunks == onnx_build.chunks  # no int8 vector carried over
+    manifest = store.read_manifest(store.current_path(settings.index_dir))
+    assert (manifest.encoder, manifest.model_hash) == ("torch", torch_embedder.content_hash)
+    assert manifest.model_hash != embedder.content_hash
+    passages = Assistant.load(torch_settings, embedder=torch_embedder).retrieve("bilateral trade 2024")
+    assert "C$56 billion" in passages[0].chunk.text
 
 
 def test_corpus_changes_since_the_build_are_reported(tmp_path: Path, embedder: Embedder) -> None:
@@ -148,7 +166,7 @@ def test_killed_build_leaves_the_previous_index_usable(tmp_path: Path, embedder:
     before = store.current_path(settings.index_dir)
     # Enough text that embedding takes a while, then kill -9 the build while it runs.
     big = "\n\n".join(
-        f"Paragraph {i} on tariffs, pipelines, ports and trade between Canada and Mexico." for i in range(6000)
+        f"Paragraph {i} on tariffs, pipelines, ports and trade between Canada and Mexico." for i in range(15000)
     )
     (tmp_path / "corpus" / "big.txt").write_text(big)
     env = {**os.environ, "ASKDOCS_CORPUS_DIR": str(settings.corpus_dir), "ASKDOCS_INDEX_DIR": str(settings.index_dir)}
@@ -159,7 +177,7 @@ def test_killed_build_leaves_the_previous_index_usable(tmp_path: Path, embedder:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    time.sleep(8)  # past start-up and model load, deep in embedding ~1,000 new chunks
+    time.sleep(8)  # past start-up and model load, deep in embedding ~3,800 new chunks
     assert proc.poll() is None, "the build finished before it could be killed; make the corpus larger"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
