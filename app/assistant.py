@@ -100,7 +100,7 @@ class Assistant:
                 return False
             index = store.load_index(self.settings.index_dir)
             try:
-                store.check_settings(index.manifest, self.settings)
+                store.check_settings(index.manifest, self.settings, self.embedder.content_hash)
             except BaseException:
                 index.unpin()
                 raise
@@ -129,12 +129,12 @@ class Assistant:
         embedder = embedder or Embedder.from_settings(settings)
         built = False
         missing = not (settings.index_dir / "current").exists()
-        if (build_if_missing and missing) or (rebuild_if_stale and not missing and _stale(settings)):
+        if (build_if_missing and missing) or (rebuild_if_stale and not missing and _stale(settings, embedder)):
             build_index(settings, embedder=embedder)  # incremental: unchanged chunks reuse their vectors
             built = True
         index = store.load_index(settings.index_dir)
         try:
-            store.check_settings(index.manifest, settings)
+            store.check_settings(index.manifest, settings, embedder.content_hash)
         except BaseException:
             index.unpin()
             raise
@@ -343,12 +343,13 @@ class CorpusHashes:
             return {doc_id: entry[2] for doc_id, entry in seen.items()}
 
 
-def _stale(settings: Settings) -> bool:
-    """Whether the current build needs rebuilding: the corpus changed, or it was built by an older version
-    or with other settings. A damaged build counts as not stale: loading it says what is wrong."""
+def _stale(settings: Settings, embedder: Embedder) -> bool:
+    """Whether the current build needs rebuilding: the corpus changed, or it was built by an older version,
+    with other settings or by other encoder weights. A damaged build counts as not stale: loading it says
+    what is wrong."""
     try:
         manifest = store.read_manifest(store.current_path(settings.index_dir))
-        store.check_settings(manifest, settings)
+        store.check_settings(manifest, settings, embedder.content_hash)
     except IndexMismatchError:
         return True
     except AskdocsError:

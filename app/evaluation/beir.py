@@ -107,7 +107,7 @@ def run_beir(
     cache = (cache_dir or default_cache_root()) / f"{directory.resolve().name}-{cache_key(directory, settings)}"
     run_settings = settings.replace(index_dir=cache)
     started = time.perf_counter()
-    index = _cached_index(run_settings, documents)
+    index = _cached_index(run_settings, documents, embedder.content_hash)
     cached = index is not None
     if index is None:
         progress(f"building the index for {directory} ({len(documents)} documents) in {cache} …")
@@ -270,11 +270,11 @@ def _read_jsonl(path: Path) -> list[dict[str, object]]:
     return rows
 
 
-def _cached_index(settings: Settings, documents: list[Document]) -> store.LoadedIndex | None:
+def _cached_index(settings: Settings, documents: list[Document], model_hash: str) -> store.LoadedIndex | None:
     """The cached index when it was built from these documents with this model, encoder and chunking."""
     try:
         index = store.load_index(settings.index_dir)
-        store.check_settings(index.manifest, settings)
+        store.check_settings(index.manifest, settings, model_hash)
     except (IndexMissingError, IndexCorruptError, IndexMismatchError):
         return None
     return index if index.manifest.documents == {d.id: d.content_hash for d in documents} else None

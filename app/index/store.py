@@ -236,11 +236,13 @@ def read_manifest(build: Path) -> Manifest:
     return manifest
 
 
-def check_settings(manifest: Manifest, settings: Settings) -> None:
+def check_settings(manifest: Manifest, settings: Settings, model_hash: str = "") -> None:
     """Raise IndexMismatchError when the index was built with another model, encoder or chunking.
 
     Query vectors must come from the encoder that made the index's: int8 and float vectors of the
     same model differ a little (cosine 0.99), and a mixed index would score by that difference too.
+    With `model_hash` (the loaded encoder's content hash), new weights or a new export recipe under
+    the same names count as another encoder as well.
     """
     differences = [
         f"{name} is {have!r} in the index but {want!r} in the settings"
@@ -253,6 +255,11 @@ def check_settings(manifest: Manifest, settings: Settings) -> None:
         )
         if have != want
     ]
+    if model_hash and manifest.model_hash and manifest.model_hash != model_hash:
+        differences.append(
+            f"the index's vectors were made by encoder weights {manifest.model_hash[:12]}, "
+            f"the {settings.encoder} encoder now has {model_hash[:12]}"
+        )
     if differences:
         raise IndexMismatchError("index does not match the settings: " + "; ".join(differences) + f"; {REBUILD_HINT}")
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from app.errors import AskdocsError, BuildLockedError, IndexCorruptError, IndexM
 from app.index import store
 from app.index.build import build_index
 from app.index.dense import DenseIndex
-from app.index.embedding import Embedder
+from app.index.embedding import Embedder, resolve_model_path
 from app.settings import Settings
 from tests.conftest import ROOT, copy_corpus, make_settings
 
@@ -114,6 +115,19 @@ def test_switching_the_encoder_is_detected_and_reembeds_everything(tmp_path: Pat
     assert manifest.model_hash != embedder.content_hash
     passages = Assistant.load(torch_settings, embedder=torch_embedder).retrieve("bilateral trade 2024")
     assert "C$56 billion" in passages[0].chunk.text
+
+
+def test_an_index_made_by_other_weights_of_the_same_name_is_rebuilt(tmp_path: Path) -> None:
+    model = shutil.copytree(resolve_model_path(Settings().model), tmp_path / "model")
+    copy_corpus(tmp_path / "corpus", ["carney-mexico-visit.md"])
+    settings = make_settings(tmp_path, model=str(model), encoder="torch")
+    build_index(settings, embedder=Embedder.from_settings(settings))
+    (model / "README.md").write_text("retrained")  # new weights (or a new export recipe) under the same name
+    with pytest.raises(IndexMismatchError, match="vectors were made by encoder weights .*askdocs index"):
+        Assistant.load(settings)
+    assistant = Assistant.load(settings, rebuild_if_stale=True)
+    assert assistant.load_report.built
+    assert assistant.index.manifest.model_hash == assistant.embedder.content_hash
 
 
 def test_corpus_changes_since_the_build_are_reported(tmp_path: Path, embedder: Embedder) -> None:
