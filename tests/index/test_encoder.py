@@ -28,8 +28,8 @@ def test_onnx_vectors_are_close_to_torch_vectors(embedder: Embedder, chunk_texts
     assert onnx_vectors.shape == torch_vectors.shape == (len(chunk_texts), 384)
     assert np.allclose(np.linalg.norm(onnx_vectors, axis=1), 1.0, atol=1e-5)
     cosines = (onnx_vectors * torch_vectors).sum(axis=1)
-    assert cosines.mean() > 0.99  # measured 0.994
-    assert cosines.min() > 0.97
+    assert cosines.mean() > 0.995  # measured 0.9966 (0.9933 with the feed-forward outputs in int8 too)
+    assert cosines.min() > 0.99
 
 
 def test_length_sorted_batches_come_back_in_input_order(embedder: Embedder, chunk_texts: list[str]) -> None:
@@ -37,8 +37,8 @@ def test_length_sorted_batches_come_back_in_input_order(embedder: Embedder, chun
     together = embedder.encode(texts)
     alone = np.stack([embedder.encode([text])[0] for text in texts])
     # int8 activations are scaled per batch, so a text's vector moves a little with its batch (measured
-    # cosine 0.988 at worst), no more; in input order, each row is closest to its own text
-    assert ((together * alone).sum(axis=1) > 0.98).all()
+    # cosine 0.993 at worst over the corpus's chunks), no more; in input order, each row is closest to its own text
+    assert ((together * alone).sum(axis=1) > 0.985).all()
     assert list((together @ alone.T).argmax(axis=1)) == list(range(len(texts)))
 
 
