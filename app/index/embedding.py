@@ -61,12 +61,14 @@ class Embedder:
         encoder: EncoderName = DEFAULTS.encoder,
         threads: int = DEFAULTS.encoder_threads,
         cache_dir: Path = DEFAULTS.encoder_cache_dir,
+        onnx_batch_size: int = DEFAULTS.onnx_batch_size,
     ) -> None:
         self.model_name = model
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # the torch encoder's
         self.encoder = encoder
         self.threads = threads
         self.cache_dir = cache_dir
+        self.onnx_batch_size = onnx_batch_size
         self._path = resolve_model_path(model)
         self._loaded: Encoder | None = None
         self._weights_hash: str | None = None
@@ -81,6 +83,7 @@ class Embedder:
             settings.encoder,
             settings.encoder_threads,
             settings.encoder_cache_dir,
+            settings.onnx_batch_size,
         )
 
     def _load(self) -> Encoder:
@@ -89,7 +92,7 @@ class Embedder:
                 if self.encoder == "torch":
                     self._loaded = TorchEncoder(self._path, self.batch_size, self.threads)
                 else:
-                    self._loaded = OnnxEncoder(self._onnx_folder(), self.threads, self.batch_size)
+                    self._loaded = OnnxEncoder(self._onnx_folder(), self.threads, self.onnx_batch_size)
             return self._loaded
 
     def _onnx_folder(self) -> Path:

@@ -14,8 +14,9 @@ one folder per source weights and recipe, under the `encoder_cache_dir` setting:
 New weights have a new hash, so they get a folder of their own. The export is deterministic (the
 same weights give the same bytes), so the vectors' identity (`artifact_hash`) survives a re-export.
 
-Texts are tokenized by the `tokenizers` library, ordered by token count and encoded in batches
-of similar length, so little of a batch is padding.
+Texts are tokenized by the `tokenizers` library and run one at a time by default (`onnx_batch_size`):
+int8 activations get one scale per run, so in a batch a text's vector moves with its batch-mates.
+Larger runs group texts of similar token counts (sorted by length), so little of a run is padding.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ from app.index.store import file_hash
 
 RECIPE = "int8-per-channel-ffn-out-float-v2"  # change when the export or quantization changes: the cache key has it
 # The feed-forward output projections stay float. Their input (after GELU) has the widest range of any
-# layer's, and int8 activations get one scale per batch, so they lost the most there. Measured on the
-# shipped corpus's chunks against sentence-transformers: mean cosine 0.9933 all-int8 → 0.9966 (minimum
+# layer's, and int8 activations get one scale per run, so they lost the most there. Measured on the
+# shipped corpus's chunks (in runs of 32) against sentence-transformers: mean cosine 0.9933 all-int8 → 0.9966 (minimum
 # 0.984 → 0.994), 26% less throughput (still 2.3× plain encode); hit@1 on the evaluation set 0.727 → 0.742
 # (float: 0.750). eval/README.md has the comparison.
 KEEP_FLOAT = r"layer\.\d+/output/dense/MatMul"
