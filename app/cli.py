@@ -137,8 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default: port setting, 7860)")
     serve.set_defaults(run=cmd_serve)
 
-    bench = commands.add_parser("bench", help="time an index build and retrieval over many questions")
+    bench = commands.add_parser(
+        "bench",
+        help="encoder speed, build, load, search and answer times, memory, by corpus size",
+        description="Benchmark on the corpus and on synthetic corpora; writes OUT/benchmarks.md and a plot.",
+    )
     bench.add_argument("--questions", type=int, default=100, help="how many questions to time (default 100)")
+    bench.add_argument("--sizes", type=_sizes, help="synthetic corpora, in chunks: 10000,100000 (default)")
+    bench.add_argument("--large", action="store_true", help="add a synthetic corpus of a million chunks")
+    bench.add_argument("--rounds", type=int, default=3, help="interleaved encoder rounds (default 3)")
+    bench.add_argument("--out", type=Path, default=Path("docs"), help="where benchmarks.md and .png go (default docs)")
     bench.set_defaults(run=cmd_bench)
     return parser
 
@@ -327,10 +335,18 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from app.evaluation.bench import run_core_bench
+    from app.evaluation.bench import bench_command
 
-    print(run_core_bench(settings, n_questions=args.questions))
+    print(bench_command(settings, args.sizes, args.large, args.questions, args.rounds, args.out))
     return 0
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    """"10000,100000" → (10000, 100000); argparse reports a ValueError as a usage error."""
+    sizes = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
+    if not sizes or min(sizes) < 1:
+        raise ValueError(text)
+    return sizes
 
 
 def _load(settings: Settings) -> Any:

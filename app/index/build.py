@@ -21,7 +21,7 @@ from app.index.embedding import Embedder
 from app.ingest.chunking import chunk_documents
 from app.ingest.files import Problem, corpus_files, load_corpus
 from app.settings import Settings
-from app.types import Document
+from app.types import Chunk, Document
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,8 @@ def write_build(
 ) -> BuildReport:
     """Chunk and embed `documents` and write them as the current index; the caller holds the build lock.
 
-    The one place an index is written (the corpus build above and the BEIR benchmark both come here).
+    With `write_vectors`, the one place an index is written (the corpus build above and the BEIR benchmark
+    both come here).
     """
     started = time.perf_counter() if started is None else started
     chunks = chunk_documents(documents, settings.chunk_size, settings.chunk_overlap)
@@ -97,7 +98,37 @@ def write_build(
     if on_progress:
         on_progress("writing", len(missing), len(missing))
 
-    seconds = time.perf_counter() - started
+    return write_vectors(
+        settings,
+        documents,
+        chunks,
+        vectors,
+        model_hash=embedder.content_hash,
+        encoder=embedder.encoder,
+        embedded=len(missing),
+        skipped=skipped,
+        started=started,
+    )
+
+
+def write_vectors(
+    settings: Settings,
+    documents: list[Document],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    model_hash: str,
+    encoder: str,
+    embedded: int = 0,
+    skipped: Sequence[dict[str, str]] = (),
+    started: float | None = None,
+) -> BuildReport:
+    """Write documents, their chunks and one vector per chunk as the current index; the caller holds the lock.
+
+    `write_build` comes here once its vectors are made; so does the benchmark with synthetic vectors
+    (an empty `model_hash`: nothing reuses them).
+    """
+    started = time.perf_counter() if started is None else started
+    reused = len(chunks) - embedded
     manifest = store.Manifest(
         model=settings.model,
         dimension=int(vectors.shape[1]),
@@ -106,17 +137,17 @@ def write_build(
         documents={d.id: d.content_hash for d in documents},
         counts={"documents": len(documents), "chunks": len(chunks)},
         skipped=list(skipped),
-        build={"seconds": round(seconds, 3), "embedded": len(missing), "reused": len(chunks) - len(missing)},
-        model_hash=embedder.content_hash,
-        encoder=embedder.encoder,
+        build={"seconds": round(time.perf_counter() - started, 3), "embedded": embedded, "reused": reused},
+        model_hash=model_hash,
+        encoder=encoder,
     )
     path = store.write_index(settings.index_dir, documents, chunks, vectors, manifest)
     return BuildReport(
         path=path,
         documents=len(documents),
         chunks=len(chunks),
-        embedded=len(missing),
-        reused=len(chunks) - len(missing),
+        embedded=embedded,
+        reused=reused,
         seconds=time.perf_counter() - started,
         problems=[],
     )

@@ -14,6 +14,13 @@ from typing import Any
 import numpy as np
 
 
+def search_threads() -> int:
+    """The OpenMP threads FAISS searches with (one per core unless OMP_NUM_THREADS says otherwise)."""
+    import faiss
+
+    return int(faiss.omp_get_max_threads())
+
+
 class DenseIndex:
     def __init__(self, index: Any) -> None:
         self._index = index

@@ -175,12 +175,22 @@ def sentence_transformer(path: Path) -> Any:
     return SentenceTransformer(str(path), device="cpu")
 
 
-def plain_encode(model: str, texts: Sequence[str]) -> np.ndarray:
-    """`SentenceTransformer.encode` with its own defaults (batch 32, torch's thread count): the benchmarks' baseline."""
-    vectors: np.ndarray = sentence_transformer(resolve_model_path(model)).encode(
-        list(texts), normalize_embeddings=True, convert_to_numpy=True
-    )
-    return vectors
+class PlainSentenceTransformer:
+    """`SentenceTransformer.encode` with its own defaults (batch 32, torch's threads): the benchmarks' baseline."""
+
+    def __init__(self, model: str) -> None:
+        self._model = sentence_transformer(resolve_model_path(model))
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        vectors: np.ndarray = self._model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
+        return vectors
+
+
+def torch_threads() -> int:
+    """The threads torch computes on now (its default is one per core; the torch encoder sets encoder_threads)."""
+    import torch
+
+    return int(torch.get_num_threads())
 
 
 def export_onnx(path: Path, folder: Path) -> EncoderInfo:
