@@ -5,7 +5,7 @@ HTTP API, the chat UI and the evaluation runner all go through it, so they all
 answer the same way.
 
 `reload()` switches to a newer build between questions: everything that belongs to one
-build (the index, its retriever, the extractive answerer's statistics) is one `Served`
+build (the index, its retriever, the extractive answerer) is one `Served`
 value, replaced in a single assignment, and each question reads it once, so a question
 under way finishes on the build it started with.
 """
@@ -52,11 +52,10 @@ class Served:
         self._lock = threading.Lock()
 
     def extractive(self, embedder: Embedder) -> ExtractiveAnswerer:
-        """Built on first use: its IDF table is a pass over every chunk, wasted at start when the reader answers."""
+        """Made on first use (its term weights come with the index; its sentence-vector cache fills as it answers)."""
         with self._lock:
             if self._extractive is None:
-                chunk_texts = [c.embedding_text() for c in self.index.chunks]
-                self._extractive = ExtractiveAnswerer(embedder, self.index.lexical, chunk_texts)
+                self._extractive = ExtractiveAnswerer(embedder, self.index.lexical)
             return self._extractive
 
 

@@ -20,6 +20,7 @@ from app.assistant import Assistant
 from app.errors import IndexCorruptError, QuestionError, SettingsError
 from app.index import store
 from app.index.build import build_index, corpus_hashes
+from app.index.dense import DenseIndex
 from app.index.embedding import Embedder
 from app.ingest.files import load_corpus
 from app.settings import Settings, load_settings
@@ -79,9 +80,9 @@ def test_a_link_out_of_the_corpus_is_not_read_hashed_or_served(tmp_path: Path, e
 # 6. The embedding cache carried damaged vectors into a new build
 def test_a_damaged_cached_vector_is_not_reused(own_index: Settings, embedder: Embedder) -> None:
     build = store.current_path(own_index.index_dir)
-    vectors = np.load(build / "vectors.npy")
+    vectors = np.array(DenseIndex.load(build / "dense.faiss").vectors)
     vectors[0] = -vectors[0]
-    np.save(build / "vectors.npy", vectors)
+    DenseIndex.build(vectors).save(build / "dense.faiss")
     with pytest.raises(IndexCorruptError):
         store.load_index(own_index.index_dir)
     report = build_index(own_index, embedder=embedder)

@@ -104,17 +104,10 @@ def lead_span(sentence: str, kind: str) -> str | None:
 
 
 class ExtractiveAnswerer:
-    def __init__(
-        self,
-        embedder: Embedder,
-        lexical: LexicalIndex,
-        chunk_texts: Sequence[str],
-        weights: Mapping[str, float] = WEIGHTS,
-    ) -> None:
+    def __init__(self, embedder: Embedder, lexical: LexicalIndex, weights: Mapping[str, float] = WEIGHTS) -> None:
         self.embedder = embedder
         self.lexical = lexical
         self.weights = dict(weights)
-        self._idf = self._inverse_document_frequencies(chunk_texts)
         self._sentence_vectors: dict[str, np.ndarray] = {}  # sentence text → vector; sentences recur a lot
         self._cache_lock = threading.Lock()  # the server answers on several threads at once
 
@@ -133,13 +126,10 @@ class ExtractiveAnswerer:
                 self._sentence_vectors.update(fresh)
         return np.stack([found[t] for t in texts])
 
-    def _inverse_document_frequencies(self, texts: Sequence[str]) -> dict[str, float]:
-        counts: dict[str, int] = {}
-        for text in texts:
-            for term in set(self.lexical.tokens(text)):
-                counts[term] = counts.get(term, 0) + 1
-        n = max(len(texts), 1)
-        return {term: math.log(1 + n / df) for term, df in counts.items()}
+    def _idf(self, term: str) -> float:
+        """log(1 + chunks / chunks holding the term), from the counts the index was built with; 1 when unseen."""
+        df = self.lexical.document_frequencies.get(term)
+        return math.log(1 + max(len(self.lexical), 1) / df) if df else 1.0
 
     def score(
         self,
@@ -169,10 +159,10 @@ class ExtractiveAnswerer:
             query_vector = self.embedder.encode_query(question, context, context_weight)
         dense = self._encode_sentences([s.text for _, s in candidates]) @ query_vector
 
-        terms = {t: self._idf.get(t, 1.0) for t in self.lexical.tokens(question)}
+        terms = {t: self._idf(t) for t in self.lexical.tokens(question)}
         if carry:
             for t in self.lexical.tokens(context):
-                terms.setdefault(t, context_weight * self._idf.get(t, 1.0))
+                terms.setdefault(t, context_weight * self._idf(t))
         total = sum(terms.values()) or 1.0
         kind = question_type(question)
         years = set(_YEAR.findall(question))

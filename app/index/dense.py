@@ -1,9 +1,10 @@
 """The dense vector index (the only module that imports FAISS).
 
-An exact inner-product index over normalized vectors: for the corpus sizes
-this product serves today (thousands to ~100k chunks) exact search takes a few
-milliseconds, and it returns the true nearest neighbours, which keeps the
-evaluation honest. Like minsearch's vector index it takes vectors, not a model.
+An exact inner-product index over normalized vectors: for the corpus sizes this product serves today
+(thousands to ~100k chunks) exact search takes a few milliseconds, and it returns the true nearest
+neighbours, which keeps the evaluation honest. Like minsearch's vector index it takes vectors, not a
+model. It is also the one place the vectors are kept, on disk and in memory (`vectors` is a view of
+FAISS's own storage), so an index holds each vector once.
 """
 
 from __future__ import annotations
@@ -34,6 +35,21 @@ class DenseIndex:
         index = faiss.IndexFlatIP(vectors.shape[1])
         index.add(vectors)
         return cls(index)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """The stored vectors, (len, dimension) float32: a read-only view of FAISS's own memory, not a copy.
+
+        Valid while this DenseIndex lives; keep the index, not the view (copy rows that must outlive it).
+        """
+        import faiss
+
+        count, dimension = len(self), self.dimension
+        if count == 0:
+            return np.zeros((0, dimension), dtype=np.float32)
+        view: np.ndarray = faiss.rev_swig_ptr(self._index.get_xb(), count * dimension).reshape(count, dimension)
+        view.flags.writeable = False
+        return view
 
     @property
     def dimension(self) -> int:

@@ -2,13 +2,16 @@
 
 English Snowball stemming and stop words matter more than any BM25 parameter
 on our benchmark (see eval/README.md), so both are always on. bm25s saves its
-index as plain .npy and JSON files, loaded with allow_pickle=False.
+index as plain .npy and JSON files, loaded with allow_pickle=False; beside them
+goes `document_frequencies.json` (in how many chunks each term occurs), counted
+while the index is built, for the extractive answerer's term weights.
 """
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +33,14 @@ def terms(text: str, stemmer: Any = None) -> list[str]:
     return list(tokenized[0])
 
 
+DOCUMENT_FREQUENCIES = "document_frequencies.json"
+
+
 class LexicalIndex:
-    def __init__(self, bm25: Any, size: int) -> None:
+    def __init__(self, bm25: Any, size: int, document_frequencies: Mapping[str, int]) -> None:
         self._bm25 = bm25
         self._size = size
+        self.document_frequencies = document_frequencies  # term → chunks it occurs in
         # PyStemmer's objects are not safe to share between threads, and the server answers on several
         self._per_thread = threading.local()
 
@@ -42,10 +49,15 @@ class LexicalIndex:
         import bm25s
 
         bm25 = bm25s.BM25()
+        frequencies: dict[str, int] = {}
         if texts:
             tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), show_progress=False)
             bm25.index(tokens, show_progress=False)
-        return cls(bm25, len(texts))
+            # each chunk's distinct term ids, counted: the same terms `tokens()` gives for one text
+            distinct = [np.unique(np.asarray(ids, dtype=np.int64)) for ids in tokens.ids]
+            counts = np.bincount(np.concatenate(distinct), minlength=len(tokens.vocab))
+            frequencies = {term: int(counts[i]) for term, i in tokens.vocab.items() if term and counts[i]}
+        return cls(bm25, len(texts), frequencies)
 
     def __len__(self) -> int:
         return self._size
@@ -66,9 +78,15 @@ class LexicalIndex:
 
     def save(self, folder: Path) -> None:
         self._bm25.save(str(folder), show_progress=False)
+        text = json.dumps({"chunks": self._size, "terms": dict(self.document_frequencies)}, ensure_ascii=False)
+        (folder / DOCUMENT_FREQUENCIES).write_text(text, encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path, size: int) -> LexicalIndex:
         import bm25s
 
-        return cls(bm25s.BM25.load(str(folder), show_progress=False, allow_pickle=False), size)
+        bm25 = bm25s.BM25.load(str(folder), show_progress=False, allow_pickle=False)
+        stored = json.loads((folder / DOCUMENT_FREQUENCIES).read_text(encoding="utf-8"))
+        if stored["chunks"] != size:
+            raise ValueError(f"{DOCUMENT_FREQUENCIES} counts {stored['chunks']} chunks, the index {size}")
+        return cls(bm25, size, stored["terms"])

@@ -7,9 +7,9 @@
         manifest.sha256    the manifest's own checksum: a flipped bit in it is caught like one in any file
         documents.jsonl    one Document per line (its full text, for the source view)
         chunks.jsonl       one Chunk per line, row i ↔ vector i
-        vectors.npy        float32 (chunks, dimension); also the embedding cache for rebuilds
-        dense.faiss        FAISS index over vectors.npy
-        bm25/              bm25s index (.npy + JSON)
+        dense.faiss        FAISS index holding the vectors, float32 (chunks, dimension), each once; also
+                           the embedding cache for rebuilds
+        bm25/              bm25s index (.npy + JSON) and each term's document frequency (JSON)
       .lock                held while a build runs
 
 A build is written to a temporary folder, renamed, then `current` is replaced
@@ -41,16 +41,16 @@ import numpy as np
 
 from app.errors import BuildLockedError, IndexCorruptError, IndexMismatchError, IndexMissingError
 from app.index.dense import DenseIndex
-from app.index.lexical import LexicalIndex
+from app.index.lexical import DOCUMENT_FREQUENCIES, LexicalIndex
 from app.jsonl import read_jsonl, write_jsonl
 from app.settings import Settings
 from app.types import Chunk, Document
 
-FORMAT_VERSION = 2  # 2: manifest.sha256, model_hash
+FORMAT_VERSION = 3  # 2: manifest.sha256, model_hash; 3: vectors only in dense.faiss, document frequencies
 SPLITTER = "langchain-recursive/sentence-v1"
 KEEP_BUILDS = 2  # the current one and the one before it (pinned builds are kept besides)
 # every build has these; a manifest that lists fewer has been tampered with (`"files": {}` must not turn checks off)
-REQUIRED_FILES = ("documents.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss")
+REQUIRED_FILES = ("documents.jsonl", "chunks.jsonl", "dense.faiss", f"bm25/{DOCUMENT_FREQUENCIES}")
 REBUILD_HINT = "run `askdocs index` to rebuild it"
 
 
@@ -83,10 +83,14 @@ class LoadedIndex:
     manifest: Manifest
     documents: dict[str, Document]
     chunks: list[Chunk]
-    vectors: np.ndarray
     dense: DenseIndex
     lexical: LexicalIndex
     pin: int | None = None  # descriptor holding the build's shared lock (see `unpin`)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """(chunks, dimension) float32, read-only: the dense index's own storage, not a copy."""
+        return self.dense.vectors
 
     def unpin(self) -> None:
         """Let a later build prune this one (call when it is no longer served)."""
@@ -138,7 +142,6 @@ def write_index(
     try:
         write_jsonl(tmp / "documents.jsonl", (d.to_dict() for d in documents))
         write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in chunks))
-        np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
         DenseIndex.build(vectors).save(tmp / "dense.faiss")
         (tmp / "bm25").mkdir()
         LexicalIndex.build([c.embedding_text() for c in chunks]).save(tmp / "bm25")
@@ -203,14 +206,13 @@ def _read_build(path: Path, verify: bool, pin: int | None) -> LoadedIndex:
     try:
         documents = {d["id"]: _document(d) for _, d in read_jsonl(path / "documents.jsonl")}
         chunks = [Chunk.from_dict(c) for _, c in read_jsonl(path / "chunks.jsonl")]
-        vectors = np.load(path / "vectors.npy", allow_pickle=False)
         dense = DenseIndex.load(path / "dense.faiss")
         lexical = LexicalIndex.load(path / "bm25", size=len(chunks))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexCorruptError(f"index in {path} cannot be read ({exc}); {REBUILD_HINT}") from None
-    if not (len(chunks) == len(vectors) == len(dense)):
+    if len(chunks) != len(dense):
         raise IndexCorruptError(f"index in {path} is inconsistent (chunk and vector counts differ); {REBUILD_HINT}")
-    return LoadedIndex(path, manifest, documents, chunks, vectors, dense, lexical, pin)
+    return LoadedIndex(path, manifest, documents, chunks, dense, lexical, pin)
 
 
 def read_manifest(build: Path) -> Manifest:
@@ -231,7 +233,7 @@ def read_manifest(build: Path) -> Manifest:
     except TypeError as exc:
         raise IndexCorruptError(f"index manifest in {build} is malformed ({exc}); {REBUILD_HINT}") from None
     listed = manifest.files if isinstance(manifest.files, dict) else {}
-    if not all(name in listed for name in REQUIRED_FILES) or not any(n.startswith("bm25/") for n in listed):
+    if not all(name in listed for name in REQUIRED_FILES):
         raise IndexCorruptError(f"index manifest in {build} does not list every index file; {REBUILD_HINT}")
     return manifest
 
@@ -352,12 +354,21 @@ def embedding_cache(index_dir: Path, model: str, model_hash: str) -> dict[str, n
         manifest = read_manifest(path)
         if manifest.model != model or not model_hash or manifest.model_hash != model_hash:
             return {}
-        for name in ("chunks.jsonl", "vectors.npy"):
+        for name in ("chunks.jsonl", "dense.faiss"):
             if _sha256(path / name) != manifest.files[name]:
                 return {}
         chunks = [Chunk.from_dict(c) for _, c in read_jsonl(path / "chunks.jsonl")]
-        vectors = np.load(path / "vectors.npy", allow_pickle=False)
-    except (OSError, ValueError, KeyError, TypeError, IndexMissingError, IndexCorruptError, IndexMismatchError):
+        vectors = np.array(DenseIndex.load(path / "dense.faiss").vectors)  # a copy: the index goes out of scope
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        RuntimeError,
+        IndexMissingError,
+        IndexCorruptError,
+        IndexMismatchError,
+    ):
         return {}
     if len(chunks) != len(vectors):
         return {}

@@ -88,9 +88,35 @@ def test_manifest_records_what_the_index_was_built_with(small_index: Settings) -
         "people-in-the-news.html",
     }
     assert manifest["counts"]["chunks"] > 10
-    assert {"chunks.jsonl", "documents.jsonl", "vectors.npy", "dense.faiss"} <= set(manifest["files"])
+    files = set(manifest["files"])
+    assert {"chunks.jsonl", "documents.jsonl", "dense.faiss", "bm25/document_frequencies.json"} <= files
+    assert "vectors.npy" not in manifest["files"]  # the vectors are kept once, in dense.faiss
     assert manifest["format_version"] == store.FORMAT_VERSION
     assert manifest["created_at"]
+
+
+def test_vectors_are_kept_once_and_read_in_place(small_index: Settings, embedder: Embedder) -> None:
+    index = store.load_index(small_index.index_dir)
+    vectors = index.vectors
+    assert vectors.shape == (len(index.chunks), 384)
+    assert not vectors.flags.owndata  # FAISS's own storage, not a second copy
+    assert not vectors.flags.writeable
+    fresh = embedder.encode([c.embedding_text() for c in index.chunks[:5]])
+    assert (np.sum(vectors[:5] * fresh, axis=1) > 0.98).all()  # row i is chunk i's vector
+    _scores, ids = index.dense.search(vectors[3].copy(), 1)
+    assert int(ids[0]) == 3
+    index.unpin()
+
+
+def test_document_frequencies_are_counted_at_build_and_read_at_load(small_index: Settings) -> None:
+    index = store.load_index(small_index.index_dir)
+    counted: dict[str, int] = {}
+    for chunk in index.chunks:  # what the extractive answerer used to count when it started
+        for term in set(index.lexical.tokens(chunk.embedding_text())):
+            counted[term] = counted.get(term, 0) + 1
+    assert dict(index.lexical.document_frequencies) == counted
+    assert counted["pipelin"] > 1
+    index.unpin()
 
 
 def test_index_built_with_other_settings_is_detected(small_index: Settings, embedder: Embedder) -> None:
@@ -148,9 +174,9 @@ def test_damaged_index_file_is_named(tmp_path: Path, embedder: Embedder) -> None
     copy_corpus(tmp_path / "corpus", ["carney-mexico-visit.md"])
     settings = make_settings(tmp_path)
     build_index(settings, embedder=embedder)
-    vectors = store.current_path(settings.index_dir) / "vectors.npy"
+    vectors = store.current_path(settings.index_dir) / "dense.faiss"
     vectors.write_bytes(vectors.read_bytes()[:-100])
-    with pytest.raises(IndexCorruptError, match="vectors.npy is damaged.*askdocs index"):
+    with pytest.raises(IndexCorruptError, match="dense.faiss is damaged.*askdocs index"):
         Assistant.load(settings, embedder=embedder)
     build_index(settings, embedder=embedder)  # the advice works
     assert Assistant.load(settings, embedder=embedder).retrieve("trade")
