@@ -47,14 +47,14 @@ class Settings:
     model: str = PACKAGED_MODEL
     embed_batch_size: int = 32  # texts per batch of the torch encoder
     # onnx: the model exported once to ONNX and quantized to int8 per channel, on onnxruntime (about 2× as
-    # fast as torch, cosine 0.99 to its vectors; docs/benchmarks.md); torch: sentence-transformers itself.
+    # fast as torch, mean cosine 0.994 to its vectors; docs/benchmarks.md); torch: sentence-transformers itself.
     # An index remembers which one made its vectors: switching means `askdocs index` re-embeds everything.
     encoder: EncoderName = "onnx"
     encoder_threads: int = 2  # intra-op threads of either encoder; chosen by measurement (docs/benchmarks.md)
     encoder_cache_dir: Path = Path("~/.cache/askdocs/encoders")  # the exported ONNX encoders, by source weights
     # Texts per onnx run. 1: int8 activations are scaled per run, so a batched text's vector moves with its
-    # batch-mates (cosine ≥ 0.99); alone it depends on its text only and is closer to torch's (docs/benchmarks.md
-    # compares the throughput; larger runs are length-sorted).
+    # batch-mates (cosine down to 0.984); alone it depends on its text only and is closer to torch's
+    # (docs/benchmarks.md compares the throughput; larger runs are length-sorted).
     onnx_batch_size: int = 1
     # Chunking (characters); chosen by the sweep in eval/README.md
     chunk_size: int = 400
