@@ -290,12 +290,21 @@ def serve_figures(settings: Settings, questions: list[str]) -> Serving:
 
 
 def machine() -> dict[str, str]:
-    """nproc, the CPU model, RAM and Python: what a figure was measured on."""
+    """nproc, the CPU model and its vector instructions, RAM and Python: what a figure was measured on."""
     cpuinfo = _read("/proc/cpuinfo").splitlines()
     cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "unknown")
     memory = next((line.split()[1] for line in _read("/proc/meminfo").splitlines() if line.startswith("MemTotal")), "")
     ram = f"{int(memory) / 2**20:.1f} GiB" if memory.isdigit() else "unknown"
-    return {"cores (nproc)": str(os.cpu_count()), "CPU": cpu, "RAM": ram, "Python": platform.python_version()}
+    flags = set(next((line.split(":", 1)[1].split() for line in cpuinfo if line.startswith("flags")), []))
+    # int8 matrix products run on VNNI where the CPU has it: the onnx encoder's speed depends on it
+    vector = [flag for flag in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8") if flag in flags]
+    return {
+        "cores (nproc)": str(os.cpu_count()),
+        "CPU": cpu,
+        "vector instructions": ", ".join(vector) or "none of avx2, avx512, vnni",
+        "RAM": ram,
+        "Python": platform.python_version(),
+    }
 
 
 def format_bench(run: BenchRun) -> str:
@@ -304,7 +313,7 @@ def format_bench(run: BenchRun) -> str:
     lines = [
         "# askdocs bench",
         "",
-        "Machine: " + ", ".join(f"{k} {v}" for k, v in run.machine.items()) + ".",
+        "Machine: " + "; ".join(f"{k} {v}" for k, v in run.machine.items()) + ".",
         f"Load average (1, 5, 15 min): {_load(run.load_before)} at the start, {_load(run.load_after)} at the end "
         f"({run.machine['cores (nproc)']} cores; above that, other work shares them and every speed drops).",
         "Threads: " + ", ".join(f"{k} {v}" for k, v in run.threads.items()) + ".",
