@@ -216,13 +216,17 @@ def read_manifest(build: Path) -> Manifest:
     """The build's manifest, checked against its own checksum and for the files every build has."""
     try:
         text = (build / "manifest.json").read_text(encoding="utf-8")
-        expected = (build / "manifest.sha256").read_text(encoding="ascii").strip()
         data = json.loads(text)
     except (OSError, ValueError) as exc:
         raise IndexCorruptError(f"index manifest in {build} cannot be read ({exc}); {REBUILD_HINT}") from None
+    # the format first: an index from an older version is out of date (rebuilt by `make run`), not damaged
     if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
         found = data.get("format_version") if isinstance(data, dict) else None
         raise IndexMismatchError(f"index format {found} is not {FORMAT_VERSION}; {REBUILD_HINT}")
+    try:
+        expected = (build / "manifest.sha256").read_text(encoding="ascii").strip()
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"index manifest checksum in {build} cannot be read ({exc}); {REBUILD_HINT}") from None
     if _sha256_text(text) != expected:
         raise IndexCorruptError(f"index manifest in {build} is damaged (checksum mismatch); {REBUILD_HINT}")
     try:

@@ -6,6 +6,7 @@ real server on 127.0.0.1; builds are real incremental builds.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -209,3 +210,13 @@ def test_serve_reindexes_changed_documents_before_serving(own_index: Settings, e
     assert assistant.load_report.built
     assert "harbour.pdf" in assistant.index.documents
     assert assistant.corpus_changes() == []
+
+
+def test_serve_rebuilds_an_index_made_by_an_older_version(own_index: Settings, embedder: Embedder) -> None:
+    build = store.current_path(own_index.index_dir)
+    manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
+    (build / "manifest.json").write_text(json.dumps({**manifest, "format_version": 1}), encoding="utf-8")
+    (build / "manifest.sha256").unlink()  # format 1 had none
+    assistant = Assistant.load(own_index, embedder=embedder, rebuild_if_stale=True)
+    assert assistant.load_report.built
+    assert assistant.index.manifest.format_version == store.FORMAT_VERSION
