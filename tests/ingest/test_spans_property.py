@@ -19,7 +19,7 @@ from app.ingest.files import read_document
 from app.ingest.sentences import sentences_overlapping
 
 CHUNK_SIZE, OVERLAP = 200, 30
-characters = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")  # no surrogates, no NUL
+characters = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")  # no surrogates, no NUL
 lines = st.one_of(
     st.text(characters, max_size=80),
     st.text(characters, min_size=500, max_size=3000),  # a line several chunks long
