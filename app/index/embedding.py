@@ -35,23 +35,24 @@ def resolve_model_path(model: str) -> Path:
 
 
 class Embedder:
-    """Encodes texts into normalized vectors. Loads the model on first use."""
+    """Encodes texts into normalized vectors. Finds and loads the model on first use, so a caller that
+    never embeds (a BM25 search) needs neither the model nor torch."""
 
     def __init__(self, model: str, batch_size: int = 32) -> None:
         self.model_name = model
         self.batch_size = batch_size
-        self._path = resolve_model_path(model)
         self._model: Any = None
 
     def _load(self) -> Any:
         if self._model is None:
+            path = resolve_model_path(self.model_name)
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as transformers_logging
 
             transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
-            self._model = SentenceTransformer(str(self._path), device="cpu")
+            self._model = SentenceTransformer(str(path), device="cpu")
         return self._model
 
     @property
