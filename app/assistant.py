@@ -16,9 +16,10 @@ import dataclasses
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from app.answer.extractive import Extract, ExtractiveAnswerer
 from app.answer.reader import Reader
@@ -123,8 +124,13 @@ class Assistant:
         build_if_missing: bool = False,
         embedder: Embedder | None = None,
         rebuild_if_stale: bool = False,
+        warm_up: Collection[Literal["embedder", "reader"]] = ("embedder", "reader"),
     ) -> Assistant:
-        """Load the index (building it first if asked and missing, or stale), check it fits the settings."""
+        """Load the index (building it first if asked and missing, or stale), check it fits the settings.
+
+        The models in `warm_up` load now, not on the first question; the others on first use, if any
+        (a one-off BM25 search from the command line needs neither).
+        """
         started = time.perf_counter()
         embedder = embedder or Embedder(settings.model, settings.embed_batch_size)
         built = False
@@ -139,9 +145,11 @@ class Assistant:
             index.unpin()
             raise
         stale = store.corpus_changes(index.manifest, corpus_hashes(settings.corpus_dir))
-        embedder.encode(["warm up"])  # load the model now, not on the first question
+        if "embedder" in warm_up:
+            embedder.encode(["warm up"])  # load the model now, not on the first question
         assistant = cls(settings, index, embedder)
-        assistant.reader.reader.read("warm up", ["warm up"])  # check and load the reader now, too
+        if "reader" in warm_up:
+            assistant.reader.reader.read("warm up", ["warm up"])  # check and load the reader now, too
         assistant.load_report = LoadReport(time.perf_counter() - started, built, stale)
         return assistant
 

@@ -36,24 +36,25 @@ def resolve_model_path(model: str) -> Path:
 
 
 class Embedder:
-    """Encodes texts into normalized vectors. Loads the model on first use."""
+    """Encodes texts into normalized vectors. Finds and loads the model on first use, so a caller that
+    never embeds (a BM25 search) needs neither the model nor torch."""
 
     def __init__(self, model: str, batch_size: int = 32) -> None:
         self.model_name = model
         self.batch_size = batch_size
-        self._path = resolve_model_path(model)
         self._model: Any = None
         self._content_hash: str | None = None
 
     def _load(self) -> Any:
         if self._model is None:
+            path = resolve_model_path(self.model_name)
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as transformers_logging
 
             transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
-            self._model = SentenceTransformer(str(self._path), device="cpu")
+            self._model = SentenceTransformer(str(path), device="cpu")
         return self._model
 
     @property
@@ -61,8 +62,9 @@ class Embedder:
         """sha256 over the model folder's files (names and bytes): which weights made a vector."""
         if self._content_hash is None:
             digest = hashlib.sha256()
-            for file in sorted(p for p in self._path.rglob("*") if p.is_file()):
-                digest.update(file.relative_to(self._path).as_posix().encode() + b"\0")
+            folder = resolve_model_path(self.model_name)
+            for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+                digest.update(file.relative_to(folder).as_posix().encode() + b"\0")
                 with open(file, "rb") as handle:
                     for block in iter(lambda: handle.read(1 << 20), b""):
                         digest.update(block)
