@@ -346,6 +346,9 @@ def cmd_train_reader(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -353,6 +356,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.serve.api import create_app
 
     settings = settings.replace(**{k: v for k, v in (("host", args.host), ("port", args.port)) if v})
+    if settings.host not in LOOPBACK_HOSTS and not settings.access_token:
+        uploads = ", and add or delete documents" if settings.allow_uploads else ""
+        print(
+            f"warning: listening on {settings.host} with no access_token: anyone who can reach port "
+            f"{settings.port} can ask questions and read every document{uploads}; set access_token "
+            "(docs/embedding.md)",
+            file=sys.stderr,
+        )
     print(
         f"loading the index from {settings.index_dir}/ (building it first if missing or the corpus changed) …",
         file=sys.stderr,
