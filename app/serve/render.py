@@ -20,14 +20,12 @@ from urllib.parse import quote
 
 from app.assistant import Assistant
 from app.ingest.sentences import split_sentences
+from app.serve.text_html import passage_html
 from app.types import Answer, Chunk, Citation, Document, Passage
 
 PASSAGE_CHARS = 520  # at most this much document text shown around a quote
 SNIPPET_CHARS = 360  # closest passages of a "not found" answer are cut to this
 _MARKER = re.compile(r"\[(\d+)\]")
-_MD_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+(.*)$", re.MULTILINE)
-_MD_BULLET = re.compile(r"^([ \t]*)[-*•][ \t]+", re.MULTILINE)
-_MD_BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
 def view_url(root_path: str, doc_id: str, start: int | None = None, end: int | None = None) -> str:
@@ -45,16 +43,6 @@ def _text(value: str) -> str:
 
 def _breaks(escaped: str) -> str:
     return re.sub(r"\r\n?|\n", "<br>", escaped)
-
-
-def _flow(value: str) -> str:
-    """Escaped passage text with its Markdown structure shown, not its syntax: headings in bold, "- "
-    items as bullets, **bold** as bold; blank lines shrink to one line break. The tags are added to
-    already escaped text, so nothing from a document becomes markup."""
-    escaped = html.escape(re.sub(r"\n[ \t]*(?:\n[ \t]*)+", "\n", value), quote=True)
-    escaped = _MD_HEADING.sub(r'<strong class="ad-h">\1</strong>', escaped)
-    escaped = _MD_BULLET.sub("\\1• ", escaped)
-    return _breaks(_MD_BOLD.sub(r"<strong>\1</strong>", escaped))
 
 
 def _inline(value: str) -> str:
@@ -123,10 +111,9 @@ class Renderer:
         if hi < len(text):  # end with the last whole sentence in the window, if any (the last piece is cut)
             ends = [s.end for s in split_sentences(text, c.end, hi)[:-1]]
             hi = ends[-1] if ends else hi
-        before, quote_, after = text[lo : c.start], text[c.start : c.end], text[c.end : hi]
-        lead = "… " if lo > 0 and before.strip() else ""
-        tail = " …" if hi < len(text) and after.strip() else ""
-        return f"{lead}{_flow(before.lstrip())}<mark>{_flow(quote_)}</mark>{_flow(after.rstrip())}{tail}"
+        lead = "… " if lo > 0 and text[lo : c.start].strip() else ""
+        tail = " …" if hi < len(text) and text[c.end : hi].strip() else ""
+        return f"{lead}{passage_html(text, lo, hi, c.start, c.end)}{tail}"
 
     def _not_found(self, answer: Answer) -> str:
         closest = "".join(self._closest(p) for p in answer.passages[:3])

@@ -2,6 +2,7 @@
 
 from app.assistant import Assistant
 from app.serve.render import Renderer
+from app.serve.text_html import passage_html
 from app.types import Citation
 
 
@@ -10,18 +11,17 @@ def test_a_passage_shows_markdown_structure_not_syntax(full_assistant: Assistant
     quote = next(line.lstrip("- ") for line in document.text.splitlines() if line.startswith("- Diameter"))
     start = document.text.index(quote)
     citation = Citation(1, document.id, document.title, "", quote, start, start + len(quote), None, 0.9)
-    html = Renderer(full_assistant, "")._citation(citation)
-    assert "## " not in html, "a Markdown heading near the quote is shown as a heading, not as ## text"
-    assert '<strong class="ad-h">' in html
-    assert "• " in html
-    assert "<br>- " not in html
-    assert f"<mark>{quote}</mark>" in html.replace("&#x27;", "'")
+    source = Renderer(full_assistant, "")._citation(citation)
+    assert "## " not in source, "a Markdown heading near the quote is shown as a heading, not as ## text"
+    assert '<strong class="ad-h">' in source
+    assert "• " in source
+    assert "<br>- " not in source
+    assert f"<mark>{quote}</mark>" in source.replace("&#x27;", "'")
 
 
 def test_markup_in_a_document_stays_text() -> None:
-    from app.serve.render import _flow
-
-    html = _flow("## <script>alert(1)</script>\n- **<img src=x onerror=alert(1)>**")
-    assert "<script>" not in html
-    assert "<img" not in html
-    assert html.startswith('<strong class="ad-h">&lt;script&gt;')
+    text = "## <script>alert(1)</script>\n- **<img src=x onerror=alert(1)>**"
+    passage = passage_html(text, 0, len(text), 3, text.index("\n"))
+    assert "<script>" not in passage
+    assert "<img" not in passage
+    assert passage.startswith('<strong class="ad-h"><mark>&lt;script&gt;alert(1)&lt;/script&gt;</mark></strong>')
