@@ -1,10 +1,11 @@
 """The chat UI (Gradio 6): a full page at "/" and a chrome-less one at "/embed" for iframes.
 
 Both stream the answer as `Assistant.ask_stream` produces it, then replace it with the
-final answer: the text with its [n] markers, and under it each cited source (title, page,
-the quoted sentence highlighted inside its passage, a link that opens the whole document
-at that span). A "not found" answer shows the closest passages instead. The HTML of every
-message, and why it is safe to hand to Gradio's Markdown renderer, is in app.serve.render.
+final answer: the text with its [n] markers (each a link to its quote), and under it each
+cited source (title, page, the quoted sentence highlighted inside its passage, a link that
+opens the whole document at that span). A "not found" answer shows the closest passages
+instead. The HTML of every message, and why it is safe to hand to Gradio's Markdown
+renderer, is in app.serve.render.
 
 Nothing is fetched from the internet: analytics are off (the environment variable is set
 before gradio is imported) and the theme uses system fonts only.

@@ -1,7 +1,11 @@
 """Answers as HTML: what the chat shows of a source, from the real shipped documents."""
 
+import dataclasses
+import html
+import re
+
 from app.assistant import Assistant
-from app.serve.render import Renderer
+from app.serve.render import Renderer, view_url
 from app.serve.text_html import passage_html
 from app.types import Citation
 
@@ -25,3 +29,29 @@ def test_markup_in_a_document_stays_text() -> None:
     assert "<script>" not in passage
     assert "<img" not in passage
     assert passage.startswith('<strong class="ad-h"><mark>&lt;script&gt;alert(1)&lt;/script&gt;</mark></strong>')
+
+
+def test_a_follow_up_says_which_earlier_questions_it_was_read_with(full_assistant: Assistant) -> None:
+    renderer = Renderer(full_assistant, "")
+    answer = full_assistant.ask("What pipeline did TC Energy finish in Mexico?")
+    assert answer.follows_up == ()
+    assert "follow-up" not in renderer.answer(answer), "a new topic says nothing about follow-ups"
+
+    earlier = ("Who is the Canadian prime minister?", 'And <img src=x onerror="alert(1)"> his  party?')
+    message = renderer.answer(dataclasses.replace(answer, follows_up=earlier))
+    assert (
+        "Read as a follow-up to: “Who is the Canadian prime minister?” and "
+        "“And &lt;img src=x onerror=&quot;alert(1)&quot;&gt; his party?”"
+    ) in message
+    assert "<img" not in message
+
+
+def test_each_marker_links_to_its_quote_in_the_document(full_assistant: Assistant) -> None:
+    answer = full_assistant.ask("What is the value of Canadian direct investment in Mexico?")
+    assert len(answer.citations) >= 2
+    text = Renderer(full_assistant, "/askdocs").answer(answer).split('<p class="ad-text">')[1].split("</p>")[0]
+    links = re.findall(r'<a class="ad-cite" href="([^"]+)"[^>]*>\[(\d+)\]</a>', text)
+    assert {int(marker) for _, marker in links} == {c.marker for c in answer.citations}
+    quotes = {c.marker: view_url("/askdocs", c.doc_id, c.start, c.end) for c in answer.citations}
+    assert all(href == html.escape(quotes[int(marker)]) for href, marker in links)
+    assert "[" not in re.sub(r"<a [^>]*>\[\d+\]</a>", "", text), "every marker is a link"
