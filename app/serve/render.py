@@ -3,7 +3,8 @@
 The final answer is the text with its [n] markers (each a link that opens its quote in the
 document), and under it each cited source (title, page, the quoted sentence highlighted inside
 its passage, a link that opens the whole document at that span). A "not found" answer shows
-the closest passages instead. A follow-up says which earlier questions it was read with.
+the closest passages instead. A follow-up says which earlier questions it was read with, and
+every final answer ends with what was searched and a "Copy answer" button.
 
 Every message is HTML built here from escaped text, wrapped in one <div> with no blank
 line, so Gradio's Markdown renderer passes it through untouched (a CommonMark HTML block)
@@ -164,9 +165,12 @@ class Renderer:
     def _details(self, answer: Answer) -> str:
         total = answer.timings_ms.get("total")
         timing = f" · {total / 1000:.1f} s" if total is not None else ""
+        # The copy button works through static/chat.js: Gradio's own per-message copy button would
+        # copy this message's HTML source, not its text.
         return (
             f'<p class="ad-details">searched: <span class="ad-query">{_inline(answer.query)}</span>'
-            f" · {_inline(answer.answerer)}{timing}</p>"
+            f" · {_inline(answer.answerer)}{timing}"
+            '<button type="button" class="ad-copy">Copy answer</button></p>'
         )
 
 

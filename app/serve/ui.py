@@ -5,7 +5,8 @@ final answer: the text with its [n] markers (each a link to its quote), and unde
 cited source (title, page, the quoted sentence highlighted inside its passage, a link that
 opens the whole document at that span). A "not found" answer shows the closest passages
 instead. The HTML of every message, and why it is safe to hand to Gradio's Markdown
-renderer, is in app.serve.render.
+renderer, is in app.serve.render. static/chat.js keeps the final answer's start in view and
+makes each answer's "Copy answer" button copy its text.
 
 Nothing is fetched from the internet: analytics are off (the environment variable is set
 before gradio is imported) and the theme uses system fonts only.
@@ -42,6 +43,8 @@ ANSWERER_LABELS = {
     "llm": "LLM: written by a language model, checked against its sources",
 }
 MAX_K = 10  # the UI's slider; the JSON API allows up to 20
+# In the head of both pages: scrolling to each final answer's start, the "Copy answer" buttons (see chat.js).
+CHAT_HEAD = f"<script>{(STATIC / 'chat.js').read_text(encoding='utf-8')}</script>"
 
 # The embed page sits in a small iframe: no outer padding, the input always in view.
 EMBED_CSS = ".gradio-container .main.app{padding:6px 8px !important} .gradio-container{padding:0 !important}"
@@ -204,7 +207,8 @@ def _chatbot(height: str | None, examples: bool, scale: int | None = None, show_
         height=height,
         scale=scale,
         layout="panel",
-        buttons=[],
+        autoscroll=False,  # chat.js scrolls instead: to the final answer's start, not to its last source
+        buttons=[],  # no share, no copy-all; Gradio's per-message "copy" copies the HTML: render.py has our own
         feedback_options=None,
         latex_delimiters=[],
         sanitize_html=True,
@@ -278,6 +282,7 @@ def mount_ui(app: FastAPI, assistant: Assistant) -> None:
     common: dict[str, Any] = {
         "theme": theme(),
         "css_paths": css_paths,
+        "head": CHAT_HEAD,
         "footer_links": [],
         "run_history": False,
         "ssr_mode": False,
