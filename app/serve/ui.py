@@ -8,12 +8,17 @@ instead. The HTML of every message, and why it is safe to hand to Gradio's Markd
 renderer, is in app.serve.render. static/chat.js keeps the final answer's start in view and
 makes each answer's "Copy answer" button copy its text.
 
+The conversation (messages and the earlier turns a follow-up needs) is kept in the browser's
+localStorage, one key per page, so a reload restores it; "New chat" and the chatbot's clear
+button empty it.
+
 Nothing is fetched from the internet: analytics are off (the environment variable is set
 before gradio is imported) and the theme uses system fonts only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # read by gradio at call time; set before it loads
@@ -43,6 +48,7 @@ ANSWERER_LABELS = {
     "llm": "LLM: written by a language model, checked against its sources",
 }
 MAX_K = 10  # the UI's slider; the JSON API allows up to 20
+MAX_STORED_MESSAGES = 100  # a conversation kept in the browser: its last 50 questions and answers
 # In the head of both pages: scrolling to each final answer's start, the "Copy answer" buttons (see chat.js).
 CHAT_HEAD = f"<script>{(STATIC / 'chat.js').read_text(encoding='utf-8')}</script>"
 
@@ -143,6 +149,63 @@ def _turns(state: list[Any] | None) -> list[dict[str, str]]:
     return turns
 
 
+def stored_conversation(chat: list[Any] | None, asked: list[Any] | None) -> dict[str, list[Any]]:
+    """What the browser keeps of a conversation: its last messages (as HTML) and earlier turns."""
+    return {
+        "messages": _messages(chat)[-MAX_STORED_MESSAGES:],
+        "turns": _turns(asked)[-MAX_STORED_MESSAGES // 2 :],
+    }
+
+
+def restored_conversation(stored: Any) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The chat and its earlier turns from what the browser kept (anything malformed is dropped)."""
+    if not isinstance(stored, dict):
+        return [], []
+    return _messages(stored.get("messages")), _turns(stored.get("turns"))
+
+
+def _empty_conversation() -> dict[str, list[Any]]:
+    return {"messages": [], "turns": []}
+
+
+def _messages(chat: Any) -> list[dict[str, str]]:
+    """User and assistant messages as {"role", "content"}, the content one string.
+
+    Gradio hands the chatbot's value back with each content as a list of parts ({"type": "text",
+    "text": ...}); what the browser kept may be anything, so only user and assistant text is kept.
+    """
+    messages = []
+    for message in chat if isinstance(chat, list) else []:
+        if isinstance(message, dict) and message.get("role") in ("user", "assistant"):
+            content = message.get("content")
+            parts = content if isinstance(content, list) else [content]
+            text = "".join(
+                p if isinstance(p, str) else str(p.get("text") or "") for p in parts if isinstance(p, str | dict)
+            )
+            if text:
+                messages.append({"role": str(message["role"]), "content": text})
+    return messages
+
+
+def _browser_storage(assistant: Assistant, page: str) -> gr.BrowserState:
+    """The conversation of `page` ("/" or "/embed") in the browser's localStorage.
+
+    One key per page (and per path prefix, for two servers on one host). Gradio encrypts the stored
+    value with `secret`, which it hands to the page: derived from the index build, it stays the same
+    across server restarts, and a rebuilt index (whose spans the stored links may no longer match)
+    starts conversations afresh. With an access token it also depends on the token, so it is no
+    easier to learn than the page itself.
+    """
+    settings = assistant.settings
+    build = assistant.index.manifest.created_at
+    secret = hashlib.sha256(f"askdocs-conversation\0{build}\0{settings.access_token or ''}".encode()).hexdigest()
+    return gr.BrowserState(
+        _empty_conversation(),
+        storage_key=f"askdocs-conversation:{settings.root_path.rstrip('/')}{page}",
+        secret=secret,
+    )
+
+
 def _header(assistant: Assistant) -> str:
     counts = assistant.index.manifest.counts
     return (
@@ -180,7 +243,8 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                 interactive=len(chat_fn.answerers) > 1,
             )
         asked = gr.State([])
-        _wire(chat_fn, chatbot, question, send, new_chat, k, answerer, asked)
+        stored = _browser_storage(assistant, "/")
+        _wire(demo, chat_fn, chatbot, question, send, new_chat, k, answerer, asked, stored)
     return demo
 
 
@@ -195,7 +259,8 @@ def build_embed_ui(assistant: Assistant) -> gr.Blocks:
         k = gr.State(chat_fn.default_k())
         answerer = gr.State(chat_fn.default_answerer())
         asked = gr.State([])
-        _wire(chat_fn, chatbot, question, send, None, k, answerer, asked)
+        stored = _browser_storage(assistant, "/embed")
+        _wire(demo, chat_fn, chatbot, question, send, None, k, answerer, asked, stored)
     return demo
 
 
@@ -238,6 +303,7 @@ def _input_row(autofocus: bool) -> tuple[gr.Textbox, gr.Button]:
 
 
 def _wire(
+    demo: gr.Blocks,
     chat_fn: Chat,
     chatbot: gr.Chatbot,
     question: gr.Textbox,
@@ -246,9 +312,13 @@ def _wire(
     k: gr.Slider | gr.State,
     answerer: gr.Radio | gr.State,
     asked: gr.State,
+    stored: gr.BrowserState,
 ) -> None:
     inputs: list[Any] = [question, chatbot, k, answerer, asked]
     outputs: list[Any] = [chatbot, asked, question]
+    private: dict[str, Any] = {"api_visibility": "private", "queue": False}
+    # The browser keeps the conversation after each answer; the "/ask" endpoint itself stays as it was.
+    save: dict[str, Any] = {"fn": stored_conversation, "inputs": [chatbot, asked], "outputs": stored, **private}
     gr.on(
         triggers=[question.submit, send.click],
         fn=chat_fn.respond,
@@ -258,22 +328,23 @@ def _wire(
         api_description="Ask a question; streams the chat messages (HTML) with cited sources.",
         concurrency_limit=4,
         show_progress="hidden",
-    )
+    ).then(**save)
 
     def pick_example(evt: gr.SelectData) -> str:
         value = evt.value
         return str(value.get("text", "")) if isinstance(value, dict) else str(value or "")
 
-    chatbot.example_select(pick_example, None, question, api_visibility="private", queue=False).then(
+    chatbot.example_select(pick_example, None, question, **private).then(
         chat_fn.respond, inputs, outputs, api_visibility="private", concurrency_limit=4, show_progress="hidden"
-    )
+    ).then(**save)
 
-    def clear() -> tuple[list[Any], list[str], str]:
-        return [], [], ""
+    def clear() -> tuple[list[Any], list[str], str, dict[str, list[Any]]]:
+        return [], [], "", _empty_conversation()
 
     if new_chat is not None:
-        new_chat.click(clear, None, outputs, api_visibility="private", queue=False)
-    chatbot.clear(clear, None, outputs, api_visibility="private", queue=False)
+        new_chat.click(clear, None, [*outputs, stored], **private)
+    chatbot.clear(clear, None, [*outputs, stored], **private)
+    demo.load(restored_conversation, stored, [chatbot, asked], **private)
 
 
 def mount_ui(app: FastAPI, assistant: Assistant) -> None:

@@ -146,17 +146,47 @@ def test_chat_answers_with_citations_and_opens_the_source(browser: Any, url: str
     context.close()
 
 
+# Records each localStorage write on every page of a context (with the final answers then on
+# screen), so a test reloads only once the conversation it needs is stored.
+STORAGE_WATCH = """
+window.askdocsWrites = [];
+const setItem = Storage.prototype.setItem;
+Storage.prototype.setItem = function (key, value) {
+  window.askdocsWrites.push(document.querySelectorAll(".ad-msg .ad-details").length);
+  return setItem.call(this, key, value);
+};
+"""
+
+
+def writes(page: Any) -> int:
+    """How many localStorage writes the page made so far (-1 when STORAGE_WATCH isn't installed)."""
+    return int(page.evaluate("window.askdocsWrites ? window.askdocsWrites.length : -1"))
+
+
 def ask(page: Any, question: str) -> Any:
-    """Ask in the chat on `page`; return the final answer's message."""
+    """Ask in the chat on `page`; return the final answer's message (once stored, where watched)."""
     from playwright.sync_api import expect
 
     asked = page.locator(".ad-q").count()
+    since = writes(page)
     box = page.get_by_label("Your question")
     box.fill(question)
     box.press("Enter")
     answer = page.locator(".ad-msg").nth(asked)
     expect(answer.locator(".ad-details")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)  # only a final answer has it
+    if since >= 0:  # stored after it arrived: a write made with it on screen
+        page.wait_for_function("([since, n]) => window.askdocsWrites.slice(since).includes(n)", arg=[since, asked + 1])
     return answer
+
+
+def forget(page: Any, button: str) -> None:
+    """Click the button that starts a new chat; return once the page has emptied what it stored."""
+    from playwright.sync_api import expect
+
+    since = writes(page)
+    page.get_by_role("button", name=button).click()
+    expect(page.locator(".ad-msg")).to_have_count(0)
+    page.wait_for_function("since => window.askdocsWrites.length > since", arg=since)
 
 
 def test_a_long_answer_shows_from_its_start_with_linked_markers_and_a_copy_button(browser: Any, url: str) -> None:
@@ -199,6 +229,45 @@ def test_a_long_answer_shows_from_its_start_with_linked_markers_and_a_copy_butto
     expect(source.locator("mark#hit")).to_be_visible()
     assert " ".join(source.locator("mark#hit").inner_text().split()) == second_quote
 
+    assert requests.outside() == []
+    context.close()
+
+
+def test_a_reload_keeps_the_conversation_and_a_new_chat_forgets_it(browser: Any, url: str) -> None:
+    from playwright.sync_api import expect
+
+    context, requests = new_context(browser)
+    context.add_init_script(STORAGE_WATCH)
+    page = context.new_page()
+    page.goto(f"{url}/")
+    ask(page, QUESTION)
+    page.reload()
+    expect(page.locator(".ad-q")).to_have_text([QUESTION])
+    expect(page.locator(".ad-msg .ad-sources mark")).to_be_visible()
+    # The earlier turn came back too: the next question is read as its follow-up.
+    follow_up = ask(page, "Who owns it?")
+    expect(follow_up.locator(".ad-followup")).to_have_text(f"Read as a follow-up to: “{QUESTION}”")
+
+    # The embed page keeps its own conversation, and its clear button forgets it.
+    embed = context.new_page()
+    embed.goto(f"{url}/embed/")
+    ask(embed, TRADE_QUESTION)
+    embed.reload()
+    expect(embed.locator(".ad-q")).to_have_text([TRADE_QUESTION])
+    forget(embed, "Clear")
+    embed.reload()
+    asked_anew = ask(embed, QUESTION)
+    expect(embed.locator(".ad-q")).to_have_text([QUESTION])
+    expect(asked_anew.locator(".ad-followup")).to_have_count(0)
+
+    # New chat forgets the full page's conversation, earlier turns included.
+    page.reload()
+    expect(page.locator(".ad-q")).to_have_text([QUESTION, "Who owns it?"])
+    forget(page, "New chat")
+    page.reload()
+    asked_anew = ask(page, "Who owns it?")
+    expect(page.locator(".ad-q")).to_have_text(["Who owns it?"])
+    expect(asked_anew.locator(".ad-followup")).to_have_count(0)
     assert requests.outside() == []
     context.close()
 
