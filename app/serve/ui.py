@@ -47,6 +47,7 @@ ANSWERER_LABELS = {
     "extractive": "Extractive: the closest one or two sentences",
     "llm": "LLM: written by a language model, checked against its sources",
 }
+NO_LLM = "An LLM option appears when a language model is configured."
 MAX_K = 10  # the UI's slider; the JSON API allows up to 20
 MAX_STORED_MESSAGES = 100  # a conversation kept in the browser: its last 50 questions and answers
 # In the head of both pages: scrolling to each final answer's start, the "Copy answer" buttons (see chat.js).
@@ -239,7 +240,7 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                 [(ANSWERER_LABELS[name], name) for name in chat_fn.answerers],
                 value=chat_fn.default_answerer(),
                 label="How answers are made",
-                info=None if assistant.settings.llm_configured else "No language model (LLM) is configured.",
+                info=None if assistant.settings.llm_configured else NO_LLM,
                 interactive=len(chat_fn.answerers) > 1,
             )
         asked = gr.State([])
