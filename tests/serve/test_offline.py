@@ -27,7 +27,7 @@ _ADDRESS = re.compile(r'inet_addr\("([^"]+)"\)|inet_pton\(AF_INET6, "([^"]+)"')
 # Runs inside the namespace: the server under strace, then a client that uses every part of it.
 DRIVER = textwrap.dedent(
     """
-    import subprocess, sys, time
+    import os, signal, subprocess, sys, time
     import httpx
     from gradio_client import Client
 
@@ -35,6 +35,7 @@ DRIVER = textwrap.dedent(
     server = subprocess.Popen(
         ["strace", "-f", "-qq", "-e", "trace=connect", "-o", log, sys.executable, "-m", "app.cli", "serve",
          "--port", port],
+        start_new_session=True,  # its own process group: strace and the server stop together
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -55,8 +56,8 @@ DRIVER = textwrap.dedent(
         assert chat, "the UI gave no answer"
         print("driven")
     finally:
-        server.terminate()
-        server.wait(30)
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(60)
     """
 )
 
