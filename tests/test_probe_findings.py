@@ -285,3 +285,13 @@ def test_serving_beyond_loopback_without_a_token_warns(tmp_path: Path, token: st
     run = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2
     assert ("warning: listening on 0.0.0.0 with no access_token" in run.stderr) is warned
+
+
+def test_html_with_text_in_an_odd_structure_is_read_not_skipped(tmp_path: Path) -> None:
+    page = "<html><head><title>Fleet</title><style>p{}</style></head><body><article><aside>"
+    page += "The harbour has 14 cranes.</aside></article><script>var x = 1;</script></body></html>"
+    (tmp_path / "fleet.html").write_text(page)
+    loaded = load_corpus(tmp_path, max_file_mb=20)  # the HTML extractor finds no article text in it
+    assert loaded.problems == []
+    assert loaded.documents[0].text == "The harbour has 14 cranes."
+    assert loaded.documents[0].title == "Fleet"
