@@ -28,7 +28,7 @@ from app.index.build import build_index, corpus_hashes
 from app.index.embedding import Embedder
 from app.ingest.files import load_corpus
 from app.settings import Settings, load_settings
-from tests.conftest import ROOT, SMALL_CORPUS, copy_corpus, make_settings
+from tests.conftest import ROOT, copy_corpus, make_settings
 from tests.server import serve
 
 # 266 bytes of front matter: nine levels of aliases, each nine times the one before (9^9 strings)
@@ -40,14 +40,6 @@ ALIAS_BOMB = (
     "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
     "---\n# Harmless\n\nBody text.\n"
 )
-
-
-@pytest.fixture
-def own_index(tmp_path: Path, embedder: Embedder) -> Settings:
-    copy_corpus(tmp_path / "corpus", SMALL_CORPUS)
-    settings = make_settings(tmp_path)
-    build_index(settings, embedder=embedder)
-    return settings
 
 
 # 1. YAML alias bomb

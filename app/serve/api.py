@@ -353,25 +353,21 @@ def _add_error_handlers(app: FastAPI) -> None:
         message = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
         return JSONResponse({"detail": message or "invalid request", "errors": errors}, status_code=422)
 
-    @app.exception_handler(QuestionError)
-    async def bad_question(_request: Request, exc: QuestionError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+    # the most specific class first: an error is answered by the first entry it is an instance of
+    statuses: dict[type[AskdocsError], int] = {
+        QuestionError: 422,
+        UploadError: 422,
+        UploadsOffError: 403,
+        DocumentNotFoundError: 404,
+        AskdocsError: 500,
+    }
 
-    @app.exception_handler(UploadError)
-    async def bad_upload(_request: Request, exc: UploadError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+    async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
+        status = next(code for kind, code in statuses.items() if isinstance(exc, kind))
+        return JSONResponse({"detail": str(exc)}, status_code=status)
 
-    @app.exception_handler(UploadsOffError)
-    async def uploads_off(_request: Request, exc: UploadsOffError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=403)
-
-    @app.exception_handler(DocumentNotFoundError)
-    async def no_document(_request: Request, exc: DocumentNotFoundError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
-    @app.exception_handler(AskdocsError)
-    async def failed(_request: Request, exc: AskdocsError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=500)
+    for kind in statuses:
+        app.add_exception_handler(kind, domain_error)
 
 
 def _field(loc: Any) -> str:

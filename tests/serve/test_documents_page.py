@@ -19,10 +19,10 @@ from app.assistant import Assistant
 from app.index.embedding import Embedder
 from app.settings import Settings
 from tests.serve.test_browser import ANSWER_TIMEOUT_MS, QUESTION, ROOT, browser, new_context
-from tests.serve.test_library import CRANES, CRANES_PDF, own_index
+from tests.serve.test_library import CRANES, CRANES_PDF
 from tests.server import serve
 
-__all__ = ["browser", "own_index"]  # fixtures shared with the other browser and library tests
+__all__ = ["browser"]  # the browser fixture, shared with the other browser tests
 
 # Set before the upload: records whether the progress bar was ever shown, however short the build.
 WATCH_PROGRESS = """() => {

@@ -10,7 +10,6 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,20 +20,12 @@ from app.index import store
 from app.index.build import build_index
 from app.index.embedding import Embedder
 from app.settings import Settings
-from tests.conftest import SMALL_CORPUS, copy_corpus, make_settings, minimal_pdf
+from tests.conftest import minimal_pdf
 from tests.server import serve
 
 WAIT_S = 120.0  # how long a build and switch may take on a busy machine before a test gives up
 CRANES = "How many cranes did the Port of Lazaro Cardenas add in 2025?"
 CRANES_PDF = minimal_pdf(["Harbour report 2025", "The Port of Lazaro Cardenas added 14 new cranes in 2025."])
-
-
-@pytest.fixture
-def own_index(tmp_path: Path, embedder: Embedder) -> Settings:
-    copy_corpus(tmp_path / "corpus", SMALL_CORPUS)
-    settings = make_settings(tmp_path)
-    build_index(settings, embedder=embedder)
-    return settings
 
 
 @pytest.fixture
