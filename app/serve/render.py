@@ -140,7 +140,9 @@ class Renderer:
             f'<div class="ad-src-head"><span class="ad-src-title">{_inline(c.title)}</span>'
             f'<span class="ad-src-where">{where}</span></div>'
         )
-        snippet = _text(_clip(" ".join(c.text.split()), SNIPPET_CHARS))
+        # the passage's own structure (headings, bullets), cut at a word within SNIPPET_CHARS, nothing marked
+        cut = len(c.text) if len(c.text) <= SNIPPET_CHARS else max(c.text.rfind(" ", 0, SNIPPET_CHARS), 1)
+        snippet = passage_html(c.text, 0, cut, -1, -1) + (" …" if cut < len(c.text) else "")
         link = self._open_link(c.doc_id, c.title, c.start, c.end, "Open the document at this passage")
         return f'<li class="ad-src">{head}<blockquote class="ad-passage">{snippet}</blockquote>{link}</li>'
 

@@ -7,7 +7,7 @@ import re
 from app.assistant import Assistant
 from app.serve.render import Renderer, view_url
 from app.serve.text_html import passage_html
-from app.types import Citation
+from app.types import Citation, Passage
 
 
 def test_a_passage_shows_markdown_structure_not_syntax(full_assistant: Assistant) -> None:
@@ -55,3 +55,15 @@ def test_each_marker_links_to_its_quote_in_the_document(full_assistant: Assistan
     quotes = {c.marker: view_url("/askdocs", c.doc_id, c.start, c.end) for c in answer.citations}
     assert all(href == html.escape(quotes[int(marker)]) for href, marker in links)
     assert "[" not in re.sub(r"<a [^>]*>\[\d+\]</a>", "", text), "every marker is a link"
+
+
+def test_closest_passages_of_a_not_found_answer_show_structure_not_syntax(full_assistant: Assistant) -> None:
+    answer = full_assistant.ask("Who won the 2024 Stanley Cup?")
+    assert answer.abstained
+    chunk = next(c for c in full_assistant.index.chunks if "\n- " in c.text and c.text.startswith("#"))
+    shown = Renderer(full_assistant, "").answer(dataclasses.replace(answer, passages=(Passage(chunk, 1, 0.5),)))
+    closest = shown[shown.index("Closest passages") :]
+    assert '<strong class="ad-h">' in closest
+    assert "• " in closest
+    assert "<br>- " not in closest
+    assert not re.search(r"(^|>|<br>)#+ ", closest), "a heading is shown as a heading, not as # text"
