@@ -40,7 +40,6 @@ log = logging.getLogger("askdocs")
 BuildState = Literal["idle", "indexing", "failed"]
 DocumentStatus = Literal["indexed", "skipped", "waiting"]
 MAX_NAME_CHARS = 160
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 UPLOAD_FOLDER = ".uploads"  # inside the corpus folder; hidden, so never read as a document
 
 
@@ -248,7 +247,8 @@ class Library:
     def _check_name(self, filename: str) -> str:
         # the last part of whatever path a browser sends ("C:\\fakepath\\x.pdf" included)
         name = re.split(r"[/\\]", filename.strip())[-1].strip()
-        if not name or name.startswith(".") or _UNSAFE_NAME.search(name) or len(name) > MAX_NAME_CHARS:
+        # control characters are refused by read_document, as for any corpus file
+        if not name or name.startswith(".") or len(name) > MAX_NAME_CHARS:
             raise UploadError(f"unusable file name {filename[:MAX_NAME_CHARS]!r}: name a file without a leading dot")
         if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
             raise UploadError(f"{name}: unsupported file type; use {', '.join(SUPPORTED_SUFFIXES)}")
