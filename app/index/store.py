@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -86,6 +88,10 @@ class LoadedIndex:
     dense: DenseIndex
     lexical: LexicalIndex
     pin: int | None = None  # descriptor holding the build's shared lock (see `unpin`)
+
+    @functools.cached_property
+    def chunks_per_document(self) -> Counter[str]:
+        return Counter(chunk.doc_id for chunk in self.chunks)
 
     def unpin(self) -> None:
         """Let a later build prune this one (call when it is no longer served)."""
@@ -312,11 +318,8 @@ def _pinned(build: Path) -> bool:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _sha256_text(text: str) -> str:

@@ -119,9 +119,7 @@ class Library:
         index = self.assistant.index
         skipped = {s["path"]: s.get("reason", "") for s in index.manifest.skipped}
         changes = dict(_split_change(c) for c in self.assistant.corpus_changes())
-        chunks: dict[str, int] = {}
-        for chunk in index.chunks:
-            chunks[chunk.doc_id] = chunks.get(chunk.doc_id, 0) + 1
+        chunks = index.chunks_per_document  # counted once per build, not at every poll of the page
 
         def entry(doc_id: str, size: int) -> DocumentEntry:
             doc = index.documents.get(doc_id)
