@@ -185,13 +185,6 @@ class Library:
             self._builder = threading.Thread(target=self._build_until_current, name="askdocs-build", daemon=True)
             self._builder.start()
 
-    def wait_idle(self, timeout: float) -> BuildStatus:
-        """Wait for the background build (if any) to end; for the CLI and tests."""
-        builder = self._builder
-        if builder is not None:
-            builder.join(timeout)
-        return self.status()
-
     def _build_until_current(self) -> None:
         while True:
             self._set(state="indexing", stage="reading", done=0, total=0)
