@@ -26,7 +26,7 @@ from app.answer.reader import Reader
 from app.answer.reader_answer import ReaderAnswerer
 from app.errors import AskdocsError, DocumentNotFoundError, IndexMismatchError, QuestionError
 from app.index import store
-from app.index.build import build_index, corpus_hashes, file_hash_or_empty
+from app.index.build import build_index, file_hash_or_empty
 from app.index.embedding import Embedder
 from app.index.store import LoadedIndex
 from app.ingest.files import corpus_files
@@ -135,7 +135,8 @@ class Assistant:
         embedder = embedder or Embedder(settings.model, settings.embed_batch_size)
         built = False
         missing = not (settings.index_dir / "current").exists()
-        if (build_if_missing and missing) or (rebuild_if_stale and not missing and _stale(settings)):
+        hashes = CorpusHashes(settings.corpus_dir)  # read once here; later calls re-read only changed files
+        if (build_if_missing and missing) or (rebuild_if_stale and not missing and _stale(settings, hashes)):
             build_index(settings, embedder=embedder)  # incremental: unchanged chunks reuse their vectors
             built = True
         index = store.load_index(settings.index_dir)
@@ -144,10 +145,11 @@ class Assistant:
         except BaseException:
             index.unpin()
             raise
-        stale = store.corpus_changes(index.manifest, corpus_hashes(settings.corpus_dir))
+        stale = store.corpus_changes(index.manifest, hashes.current())
         if "embedder" in warm_up:
             embedder.encode(["warm up"])  # load the model now, not on the first question
         assistant = cls(settings, index, embedder)
+        assistant._corpus_hashes = hashes
         if "reader" in warm_up:
             assistant.reader.reader.read("warm up", ["warm up"])  # check and load the reader now, too
         assistant.load_report = LoadReport(time.perf_counter() - started, built, stale)
@@ -351,7 +353,7 @@ class CorpusHashes:
             return {doc_id: entry[2] for doc_id, entry in seen.items()}
 
 
-def _stale(settings: Settings) -> bool:
+def _stale(settings: Settings, hashes: CorpusHashes) -> bool:
     """Whether the current build needs rebuilding: the corpus changed, or it was built by an older version
     or with other settings. A damaged build counts as not stale: loading it says what is wrong."""
     try:
@@ -361,7 +363,7 @@ def _stale(settings: Settings) -> bool:
         return True
     except AskdocsError:
         return False
-    return bool(store.corpus_changes(manifest, corpus_hashes(settings.corpus_dir)))
+    return bool(store.corpus_changes(manifest, hashes.current()))
 
 
 def _ms_since(start: float) -> float:
