@@ -14,7 +14,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from app.errors import AskdocsError
 from app.settings import ANSWERERS, RETRIEVAL_MODES, Settings, load_settings
@@ -195,7 +195,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     k = args.k or settings.top_k
     passages = _on_server(args, settings, lambda server: server.search(args.question, k, mode))
     if passages is None:
-        passages = _load(settings, warm_up=() if mode == "bm25" else ("embedder",)).retrieve(args.question, k, mode)
+        passages = _load(settings).retrieve(args.question, k, mode)
     if args.json:
         _print_json([p.to_dict() for p in passages])
         return 0
@@ -218,7 +218,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
     answer = _on_server(args, settings, ask)
     if answer is None:
-        answer = ask(_load(settings, warm_up=("embedder", "reader") if answerer == "reader" else ("embedder",)))
+        answer = ask(_load(settings))
     if args.json or args.full:
         _print_json(answer.to_dict(full=args.full))
         return 0
@@ -410,11 +410,12 @@ def _on_server(args: argparse.Namespace, settings: Settings, use: Callable[[Askd
     return result
 
 
-def _load(settings: Settings, warm_up: tuple[Literal["embedder", "reader"], ...] = ("embedder", "reader")) -> Assistant:
-    """The assistant for `settings`; the models in `warm_up` load now, the others on first use (if any)."""
+def _load(settings: Settings) -> Assistant:
+    """The assistant for `settings`. A command asks once, so nothing is warmed up: each model loads when
+    first used, and one a command doesn't use (the reader for a search, the embedder for BM25) never does."""
     from app.assistant import Assistant
 
-    assistant = Assistant.load(settings, warm_up=warm_up)
+    assistant = Assistant.load(settings, warm_up=())
     if assistant.load_report.stale:
         changes = ", ".join(assistant.load_report.stale[:5])
         print(f"note: the corpus changed since the index was built ({changes}); run `askdocs index`", file=sys.stderr)
