@@ -104,9 +104,7 @@ def test_chat_answers_with_citations_and_opens_the_source(browser: Any, url: str
     expect(page.get_by_label("Passages to draw on (k)").first).to_be_hidden()  # settings start collapsed
 
     question = page.get_by_label("Your question")
-    question.fill(TRADE_QUESTION)
-    question.press("Enter")
-    answer = page.locator(".ad-msg").last
+    answer = ask(page, TRADE_QUESTION)
     expect(answer.locator(".ad-sources mark").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
     expect(answer.locator(".ad-text")).to_contain_text("[1]")
     expect(answer.locator(".ad-src-title").first).not_to_be_empty()
@@ -348,9 +346,7 @@ def test_with_an_access_token_the_page_and_the_widget_work_after_one_token_url(
         assert page.goto(f"{base}/").status == 401
         page.goto(f"{base}/?token=s3cret")
         assert page.url == f"{base}/"  # the token left the address bar; the cookie carries on
-        question = page.get_by_label("Your question")
-        question.fill(QUESTION)
-        question.press("Enter")
+        ask(page, QUESTION)
         expect(page.locator(".ad-msg .ad-sources mark").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
 
         widget_context, widget_requests = new_context(browser)  # a fresh browser profile: no cookie yet
@@ -406,10 +402,7 @@ def test_nothing_in_documents_or_questions_runs(browser: Any, evil_url: str) -> 
     context.on("page", lambda p: p.on("dialog", on_dialog))  # every page, the source view popup too
     page = context.new_page()
     page.goto(f"{evil_url}/")
-    question = page.get_by_label("Your question")
-    question.fill(EVIL_QUESTION)
-    question.press("Enter")
-    answer = page.locator(".ad-msg").last
+    answer = ask(page, EVIL_QUESTION)
     expect(answer.locator(".ad-sources mark").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
     expect(answer.locator(".ad-src-title").first).to_contain_text("<img src=x")  # shown as text
     expect(page.locator(".ad-q").last).to_contain_text("<script>")
