@@ -9,12 +9,12 @@ DEV := $(VENV)/.dev-$(VERSION)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install install-dev browser check index eval bench clean
+.PHONY: run test install install-dev system-tools check index eval bench clean
 
 run: install
 	$(BIN)/askdocs serve
 
-test: install-dev browser check
+test: install-dev system-tools check
 	$(BIN)/pytest
 	$(BIN)/askdocs index
 	$(BIN)/askdocs eval --label ci --gate eval/thresholds.toml
@@ -37,9 +37,11 @@ $(DEV): $(RUNTIME)
 	rm -f $(VENV)/.dev-*
 	touch $@
 
-# The browser tests drive Debian's Chromium through Playwright (Playwright's own download can't run here).
-browser:
-	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }
+# The browser tests drive Debian's Chromium through Playwright (Playwright's own download can't run here);
+# the no-outbound-connection test traces the server with strace inside a network namespace (iproute2's ip).
+system-tools:
+	@test -x /usr/bin/chromium -a -x /usr/bin/strace -a -x /usr/sbin/ip || { $(SUDO) apt-get update -q && \
+		$(SUDO) apt-get install -y -q chromium chromium-driver strace iproute2; }
 
 check: install-dev
 	$(BIN)/ruff check app tests

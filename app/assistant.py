@@ -16,16 +16,17 @@ import dataclasses
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from app.answer.extractive import Extract, ExtractiveAnswerer
 from app.answer.reader import Reader
 from app.answer.reader_answer import ReaderAnswerer
 from app.errors import AskdocsError, DocumentNotFoundError, IndexMismatchError, QuestionError
 from app.index import store
-from app.index.build import build_index, corpus_hashes, file_hash_or_empty
+from app.index.build import build_index, file_hash_or_empty
 from app.index.embedding import Embedder
 from app.index.store import LoadedIndex
 from app.ingest.files import corpus_files
@@ -122,13 +123,19 @@ class Assistant:
         build_if_missing: bool = False,
         embedder: Embedder | None = None,
         rebuild_if_stale: bool = False,
+        warm_up: Collection[Literal["embedder", "reader"]] = ("embedder", "reader"),
     ) -> Assistant:
-        """Load the index (building it first if asked and missing, or stale), check it fits the settings."""
+        """Load the index (building it first if asked and missing, or stale), check it fits the settings.
+
+        The models in `warm_up` load now, not on the first question; the others on first use, if any
+        (a one-off BM25 search from the command line needs neither).
+        """
         started = time.perf_counter()
         embedder = embedder or Embedder.from_settings(settings)
         built = False
         missing = not (settings.index_dir / "current").exists()
-        if (build_if_missing and missing) or (rebuild_if_stale and not missing and _stale(settings, embedder)):
+        hashes = CorpusHashes(settings.corpus_dir)  # read once here; later calls re-read only changed files
+        if (build_if_missing and missing) or (rebuild_if_stale and not missing and _stale(settings, embedder, hashes)):
             build_index(settings, embedder=embedder)  # incremental: unchanged chunks reuse their vectors
             built = True
         index = store.load_index(settings.index_dir)
@@ -137,10 +144,13 @@ class Assistant:
         except BaseException:
             index.unpin()
             raise
-        stale = store.corpus_changes(index.manifest, corpus_hashes(settings.corpus_dir))
-        embedder.encode(["warm up"])  # load the model now, not on the first question
+        stale = store.corpus_changes(index.manifest, hashes.current())
+        if "embedder" in warm_up:
+            embedder.encode(["warm up"])  # load the model now, not on the first question
         assistant = cls(settings, index, embedder)
-        assistant.reader.reader.read("warm up", ["warm up"])  # check and load the reader now, too
+        assistant._corpus_hashes = hashes
+        if "reader" in warm_up:
+            assistant.reader.reader.read("warm up", ["warm up"])  # check and load the reader now, too
         assistant.load_report = LoadReport(time.perf_counter() - started, built, stale)
         return assistant
 
@@ -342,7 +352,7 @@ class CorpusHashes:
             return {doc_id: entry[2] for doc_id, entry in seen.items()}
 
 
-def _stale(settings: Settings, embedder: Embedder) -> bool:
+def _stale(settings: Settings, embedder: Embedder, hashes: CorpusHashes) -> bool:
     """Whether the current build needs rebuilding: the corpus changed, or it was built by an older version,
     with other settings or by other encoder weights. A damaged build counts as not stale: loading it says
     what is wrong."""
@@ -353,7 +363,7 @@ def _stale(settings: Settings, embedder: Embedder) -> bool:
         return True
     except AskdocsError:
         return False
-    return bool(store.corpus_changes(manifest, corpus_hashes(settings.corpus_dir)))
+    return bool(store.corpus_changes(manifest, hashes.current()))
 
 
 def _ms_since(start: float) -> float:

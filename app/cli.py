@@ -1,5 +1,10 @@
 """The `askdocs` command. Only argparse and the settings load at start, so `--help` is fast;
 each command imports the heavy parts it needs. Domain errors become one-line messages here.
+
+`ask` and `search` first look for a running `askdocs serve` at the settings' host, port and root
+path (app/serve/client.py) and let it answer: no model or index to load, so they take a moment
+instead of half a minute. Without one (or with `--local`) they load only what they use: a search
+never loads the reader, and a BM25 search not the embedding model either.
 """
 
 from __future__ import annotations
@@ -7,20 +12,41 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from app.errors import AskdocsError
 from app.settings import ANSWERERS, RETRIEVAL_MODES, Settings, load_settings
+from app.types import CLOSEST_PASSAGES, Answer, Turn
+
+if TYPE_CHECKING:
+    from app.assistant import Assistant
+    from app.serve.client import AskdocsServer
+
+T = TypeVar("T")
+
+
+class Asker(Protocol):
+    """What `ask` needs, from a local `Assistant` or a running server (`AskdocsServer`) alike."""
+
+    def ask(
+        self, question: str, history: Sequence[Turn] = (), answerer: str | None = None, k: int | None = None
+    ) -> Answer: ...
+
+    def replay(self, questions: Sequence[str], answerer: str | None = None, k: int | None = None) -> list[Turn]: ...
+
 
 EXAMPLES = """examples:
   askdocs index                                     build or update the index from corpus/
   askdocs search "How much was bilateral trade in 2024?"
   askdocs ask "How long is the Southeast Gateway pipeline?"
   askdocs ask "How long is it?" --history "What pipeline did TC Energy finish?"
+  askdocs ask "Who won the 2024 Stanley Cup?" --json   compact JSON (--full: every field)
   askdocs eval --set eval/questions.jsonl           score the evaluation set
   askdocs serve --port 7860                         chat UI, JSON API and widget
 settings: askdocs.toml in the working directory (or --settings FILE), then ASKDOCS_* variables.
+ask and search use a running `askdocs serve` at the settings' host and port when there is one (--local: never).
 """
 
 
@@ -59,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=int, help="how many passages (default: top_k setting)")
     search.add_argument("--mode", choices=RETRIEVAL_MODES, help="retriever (default: setting)")
     search.add_argument("--json", action="store_true", help="print JSON instead of text")
+    search.add_argument("--local", action="store_true", help="load the index here even when a server is running")
     search.set_defaults(run=cmd_search)
 
     ask = commands.add_parser("ask", help="answer a question with quoted, cited sentences")
@@ -72,7 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask.add_argument("--answerer", choices=ANSWERERS, help="default: answerer setting")
     ask.add_argument("-k", type=int, help="passages to retrieve (default: top_k setting)")
-    ask.add_argument("--json", action="store_true", help="print the Answer object as JSON")
+    ask.add_argument(
+        "--json",
+        action="store_true",
+        help=f"print the Answer as compact JSON: no passages (its {CLOSEST_PASSAGES} closest, in brief, if not found)",
+    )
+    ask.add_argument("--full", action="store_true", help="print the whole Answer as JSON, every passage in full")
+    ask.add_argument("--local", action="store_true", help="load the index here even when a server is running")
     ask.set_defaults(run=cmd_ask)
 
     evaluate = commands.add_parser(
@@ -166,8 +199,11 @@ def cmd_index(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    assistant = _load(settings)
-    passages = assistant.retrieve(args.question, k=args.k, mode=args.mode)
+    mode = args.mode or settings.retrieval_mode
+    k = args.k or settings.top_k
+    passages = _on_server(args, settings, lambda server: server.search(args.question, k, mode))
+    if passages is None:
+        passages = _load(settings).retrieve(args.question, k, mode)
     if args.json:
         _print_json([p.to_dict() for p in passages])
         return 0
@@ -180,12 +216,19 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    assistant = _load(settings)
-    # the earlier questions are asked again, as the chat did, so a follow-up knows what they were answered
-    history = assistant.replay(args.history, args.answerer, args.k)
-    answer = assistant.ask(args.question, history=history, answerer=args.answerer, k=args.k)
-    if args.json:
-        _print_json(answer.to_dict())
+    answerer = args.answerer or settings.answerer
+    k = args.k or settings.top_k
+
+    def ask(asker: Asker) -> Answer:
+        # the earlier questions are asked again, as the chat did, so a follow-up knows what they were answered
+        history = asker.replay(args.history, answerer, k)
+        return asker.ask(args.question, history=history, answerer=answerer, k=k)
+
+    answer = _on_server(args, settings, ask)
+    if answer is None:
+        answer = ask(_load(settings))
+    if args.json or args.full:
+        _print_json(answer.to_dict(full=args.full))
         return 0
     print(answer.text)
     print()
@@ -194,7 +237,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print(f"[{c.marker}] {c.title}{page} — {c.doc_id} [{c.start}:{c.end}] (support {c.support:.2f})")
     if answer.abstained:
         print("Closest passages:")
-        for p in answer.passages[:3]:
+        for p in answer.passages[:CLOSEST_PASSAGES]:
             print(f"  {p.chunk.title} — {p.chunk.id}: " + " ".join(p.chunk.text.split())[:200])
     for note in answer.notes:
         print(f"note: {note}")
@@ -311,6 +354,9 @@ def cmd_train_reader(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -318,6 +364,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.serve.api import create_app
 
     settings = settings.replace(**{k: v for k, v in (("host", args.host), ("port", args.port)) if v})
+    if settings.host not in LOOPBACK_HOSTS and not settings.access_token:
+        uploads = ", and add or delete documents" if settings.allow_uploads else ""
+        print(
+            f"warning: listening on {settings.host} with no access_token: anyone who can reach port "
+            f"{settings.port} can ask questions and read every document{uploads}; set access_token "
+            "(docs/embedding.md)",
+            file=sys.stderr,
+        )
     print(
         f"loading the index from {settings.index_dir}/ (building it first if missing or the corpus changed) …",
         file=sys.stderr,
@@ -349,10 +403,35 @@ def _sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def _load(settings: Settings) -> Any:
+def _on_server(args: argparse.Namespace, settings: Settings, use: Callable[[AskdocsServer], T]) -> T | None:
+    """`use(server)` when an askdocs server is running at the settings' address (and not --local), else None.
+
+    Which server answered goes to stderr; a server that fails is reported there too, and the caller
+    answers locally instead.
+    """
+    if args.local:
+        return None
+    from app.serve.client import AskdocsServer, ServerError
+
+    server = AskdocsServer.find(settings)
+    if server is None:
+        return None
+    with server:
+        try:
+            result = use(server)
+        except ServerError as exc:
+            print(f"askdocs: the server at {server.base_url} did not answer ({exc}); answering here", file=sys.stderr)
+            return None
+    print(f"answered by the askdocs server at {server.base_url} (--local to load the index here)", file=sys.stderr)
+    return result
+
+
+def _load(settings: Settings) -> Assistant:
+    """The assistant for `settings`. A command asks once, so nothing is warmed up: each model loads when
+    first used, and one a command doesn't use (the reader for a search, the embedder for BM25) never does."""
     from app.assistant import Assistant
 
-    assistant = Assistant.load(settings)
+    assistant = Assistant.load(settings, warm_up=())
     if assistant.load_report.stale:
         changes = ", ".join(assistant.load_report.stale[:5])
         print(f"note: the corpus changed since the index was built ({changes}); run `askdocs index`", file=sys.stderr)

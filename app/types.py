@@ -7,8 +7,11 @@ tested on its own and any of them can be printed as JSON (`to_dict`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+# A "not found" answer in brief (the CLI's text, compact JSON) shows this many of its closest passages.
+CLOSEST_PASSAGES = 3
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,18 @@ class Passage:
     dense_score: float | None = None
     lexical_score: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self, full: bool = True) -> dict[str, Any]:
+        """Every field, or in brief (`full=False`): rank, score and the chunk's place and text."""
+        if full:
+            return asdict(self)
+        c = self.chunk
+        chunk = {"id": c.id, "doc_id": c.doc_id, "title": c.title, "start": c.start, "end": c.end, "text": c.text}
+        return {"chunk": chunk, "rank": self.rank, "score": self.score}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Passage:
+        """The inverse of `to_dict()`: a passage read back from the JSON API."""
+        return cls(**{**data, "chunk": Chunk.from_dict(data["chunk"])})
 
 
 @dataclass(frozen=True)
@@ -134,5 +147,27 @@ class Answer:
     short_answer: str = ""  # the span the reader found, which leads `text` ("" when none)
     follows_up: tuple[str, ...] = ()  # earlier questions carried into the search (a follow-up); () for a new topic
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self, full: bool = True) -> dict[str, Any]:
+        """Every field, or the compact form (`full=False`) the CLI's --json and the API print by default.
+
+        Compact drops what a reader of the answer rarely needs and most of the size (a "not found"
+        was 45 KB): `passages` is empty when the answer has citations, which hold the quotes and
+        their places; a "not found" keeps its `CLOSEST_PASSAGES` closest passages, in brief.
+        """
+        if full:
+            return asdict(self)
+        closest = self.passages[:CLOSEST_PASSAGES] if self.abstained else ()
+        return {**asdict(replace(self, passages=())), "passages": [p.to_dict(full=False) for p in closest]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        """The inverse of `to_dict()` (every field): an answer read back from the JSON API."""
+        return cls(
+            **{
+                **data,
+                "citations": tuple(Citation(**c) for c in data["citations"]),
+                "passages": tuple(Passage.from_dict(p) for p in data["passages"]),
+                "notes": tuple(data["notes"]),
+                "follows_up": tuple(data["follows_up"]),
+            }
+        )

@@ -113,6 +113,15 @@ def small_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) ->
     return settings
 
 
+@pytest.fixture
+def own_index(tmp_path: Path, embedder: Embedder) -> Settings:
+    """Three shipped documents indexed into this test's own folders: for tests that change the corpus or index."""
+    copy_corpus(tmp_path / "corpus", SMALL_CORPUS)
+    settings = make_settings(tmp_path)
+    build_index(settings, embedder=embedder)
+    return settings
+
+
 @pytest.fixture(scope="session")
 def full_assistant(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Assistant:
     """The whole shipped corpus, indexed with the shipped settings."""

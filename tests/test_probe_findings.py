@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import numpy as np
@@ -24,7 +29,7 @@ from app.index.dense import DenseIndex
 from app.index.embedding import Embedder
 from app.ingest.files import load_corpus
 from app.settings import Settings, load_settings
-from tests.conftest import SMALL_CORPUS, copy_corpus, make_settings
+from tests.conftest import ROOT, copy_corpus, make_settings
 from tests.server import serve
 
 # 266 bytes of front matter: nine levels of aliases, each nine times the one before (9^9 strings)
@@ -36,14 +41,6 @@ ALIAS_BOMB = (
     "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
     "---\n# Harmless\n\nBody text.\n"
 )
-
-
-@pytest.fixture
-def own_index(tmp_path: Path, embedder: Embedder) -> Settings:
-    copy_corpus(tmp_path / "corpus", SMALL_CORPUS)
-    settings = make_settings(tmp_path)
-    build_index(settings, embedder=embedder)
-    return settings
 
 
 # 1. YAML alias bomb
@@ -237,3 +234,57 @@ def test_k_out_of_range_is_a_clear_error(own_index: Settings, embedder: Embedder
 def test_settings_that_would_crash_later_are_refused_at_once(changes: dict[str, int], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(env={f"ASKDOCS_{k.upper()}": str(v) for k, v in changes.items()})
+
+
+# 3. Gradio's file routes
+class _Recorder(BaseHTTPRequestHandler):
+    hits: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.hits.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"intranet secret")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_gradio_fetches_no_outside_address_and_takes_no_uploads(own_index: Settings, embedder: Embedder) -> None:
+    intranet = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)  # an address the server could reach
+    threading.Thread(target=intranet.serve_forever, daemon=True).start()
+    target = f"http://127.0.0.1:{intranet.server_address[1]}/secret"
+    try:
+        with serve(Assistant.load(own_index, embedder=embedder)) as url:
+            for prefix in ("", "/embed"):
+                for address in (target, target.replace("http:", ""), target.replace("http", "HTTP")):
+                    assert httpx.get(f"{url}{prefix}/gradio_api/file={address}").status_code == 404, address
+                files = [("files", ("a.txt", b"x" * 1000))]
+                assert httpx.post(f"{url}{prefix}/gradio_api/upload", files=files).status_code == 404
+            assert httpx.get(f"{url}/").status_code == 200  # the chat itself still loads
+    finally:
+        intranet.shutdown()
+        intranet.server_close()
+    assert _Recorder.hits == []  # the server opened no connection to it
+
+
+# 5. No warning when bound beyond loopback without a token
+@pytest.mark.parametrize(("token", "warned"), [("", True), ("s3cret", False)])
+def test_serving_beyond_loopback_without_a_token_warns(tmp_path: Path, token: str, warned: bool) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASKDOCS_")}
+    env.update(ASKDOCS_CORPUS_DIR=str(tmp_path / "empty"), ASKDOCS_INDEX_DIR=str(tmp_path / "index"))
+    env.update(ASKDOCS_ACCESS_TOKEN=token, ASKDOCS_PORT="9")  # an empty corpus: it stops after the warning
+    command = [sys.executable, "-m", "app.cli", "serve", "--host", "0.0.0.0"]
+    run = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert ("warning: listening on 0.0.0.0 with no access_token" in run.stderr) is warned
+
+
+def test_html_with_text_in_an_odd_structure_is_read_not_skipped(tmp_path: Path) -> None:
+    page = "<html><head><title>Fleet</title><style>p{}</style></head><body><article><aside>"
+    page += "The harbour has 14 cranes.</aside></article><script>var x = 1;</script></body></html>"
+    (tmp_path / "fleet.html").write_text(page)
+    loaded = load_corpus(tmp_path, max_file_mb=20)  # the HTML extractor finds no article text in it
+    assert loaded.problems == []
+    assert loaded.documents[0].text == "The harbour has 14 cranes."
+    assert loaded.documents[0].title == "Fleet"

@@ -8,6 +8,7 @@ only: `HF_HUB_OFFLINE=1` is set before sentence-transformers is imported, so not
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -52,7 +53,8 @@ class Encoder(Protocol):
 
 
 class Embedder:
-    """Encodes texts into normalized vectors with the configured encoder. Loads it on first use; thread-safe."""
+    """Encodes texts into normalized vectors with the configured encoder. Finds and loads the model on first
+    use, so a caller that never embeds (a BM25 search) needs neither the model nor torch; thread-safe."""
 
     def __init__(
         self,
@@ -69,7 +71,6 @@ class Embedder:
         self.threads = threads
         self.cache_dir = cache_dir
         self.onnx_batch_size = onnx_batch_size
-        self._path = resolve_model_path(model)
         self._loaded: Encoder | None = None
         self._weights_hash: str | None = None
         self._content_hash: str | None = None
@@ -94,6 +95,10 @@ class Embedder:
                 else:
                     self._loaded = OnnxEncoder(self._onnx_folder(), self.threads, self.onnx_batch_size)
             return self._loaded
+
+    @functools.cached_property
+    def _path(self) -> Path:
+        return resolve_model_path(self.model_name)
 
     def _onnx_folder(self) -> Path:
         """The exported int8 encoder of these weights (exported on first use, verified at every call)."""

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -91,6 +93,10 @@ class LoadedIndex:
     def vectors(self) -> np.ndarray:
         """(chunks, dimension) float32, read-only: the dense index's own storage, not a copy."""
         return self.dense.vectors
+
+    @functools.cached_property
+    def chunks_per_document(self) -> Counter[str]:
+        return Counter(chunk.doc_id for chunk in self.chunks)
 
     def unpin(self) -> None:
         """Let a later build prune this one (call when it is no longer served)."""
@@ -219,13 +225,17 @@ def read_manifest(build: Path) -> Manifest:
     """The build's manifest, checked against its own checksum and for the files every build has."""
     try:
         text = (build / "manifest.json").read_text(encoding="utf-8")
-        expected = (build / "manifest.sha256").read_text(encoding="ascii").strip()
         data = json.loads(text)
     except (OSError, ValueError) as exc:
         raise IndexCorruptError(f"index manifest in {build} cannot be read ({exc}); {REBUILD_HINT}") from None
+    # the format first: an index from an older version is out of date (rebuilt by `make run`), not damaged
     if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
         found = data.get("format_version") if isinstance(data, dict) else None
         raise IndexMismatchError(f"index format {found} is not {FORMAT_VERSION}; {REBUILD_HINT}")
+    try:
+        expected = (build / "manifest.sha256").read_text(encoding="ascii").strip()
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"index manifest checksum in {build} cannot be read ({exc}); {REBUILD_HINT}") from None
     if _sha256_text(text) != expected:
         raise IndexCorruptError(f"index manifest in {build} is damaged (checksum mismatch); {REBUILD_HINT}")
     try:
@@ -323,11 +333,8 @@ def _pinned(build: Path) -> bool:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _sha256_text(text: str) -> str:

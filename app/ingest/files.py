@@ -50,28 +50,26 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     """Every non-hidden file below `corpus_dir`, sorted, whatever its type, that really is inside it.
 
     A symbolic link that leads out of the folder (`passwd.txt -> /etc/passwd`) is not a corpus file:
-    it is never read, hashed or served (`outside_links` lists them, for the build's report).
+    it is never read, hashed or served (`load_corpus` reports it as skipped).
     """
+    return _visible_files(corpus_dir)[0]
+
+
+def _visible_files(corpus_dir: Path) -> tuple[list[Path], list[Path]]:
+    """Every non-hidden file below `corpus_dir`, sorted: (those inside it, links that lead out of it)."""
     if not corpus_dir.is_dir():
-        return []
+        return [], []
     root = corpus_dir.resolve()
-    return [p for p in _visible_files(corpus_dir) if p.resolve().is_relative_to(root)]
-
-
-def outside_links(corpus_dir: Path) -> list[Path]:
-    """The corpus folder's links that point outside it (skipped, with a reason)."""
-    if not corpus_dir.is_dir():
-        return []
-    root = corpus_dir.resolve()
-    return [p for p in _visible_files(corpus_dir) if not p.resolve().is_relative_to(root)]
-
-
-def _visible_files(corpus_dir: Path) -> list[Path]:
-    return sorted(
+    visible = sorted(
         p
         for p in corpus_dir.rglob("*")
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
     )
+    inside: list[Path] = []
+    outside: list[Path] = []
+    for path in visible:
+        (inside if path.resolve().is_relative_to(root) else outside).append(path)
+    return inside, outside
 
 
 def load_corpus(corpus_dir: Path, max_file_mb: float) -> CorpusLoad:
@@ -81,13 +79,12 @@ def load_corpus(corpus_dir: Path, max_file_mb: float) -> CorpusLoad:
     make answers quote the same sentence twice.
     """
     documents: list[Document] = []
-    problems = [Problem(_doc_id(corpus_dir, p), "links outside the corpus folder") for p in outside_links(corpus_dir)]
+    inside, outside = _visible_files(corpus_dir)
+    problems = [Problem(_doc_id(corpus_dir, p), "links outside the corpus folder") for p in outside]
     first_with_hash: dict[str, str] = {}
-    for path in corpus_files(corpus_dir):
+    for path in inside:
         doc_id = _doc_id(corpus_dir, path)
         try:
-            if _CONTROL.search(doc_id):
-                raise DocumentError("has a control character (such as a line break) in its name; rename it")
             document = read_document(path, doc_id, max_file_mb)
         except DocumentError as exc:
             problems.append(Problem(doc_id, str(exc)))
@@ -109,6 +106,8 @@ def _doc_id(corpus_dir: Path, path: Path) -> str:
 
 def read_document(path: Path, doc_id: str, max_file_mb: float) -> Document:
     """Read one file into a Document, or raise DocumentError saying why it can't be."""
+    if _CONTROL.search(doc_id):
+        raise DocumentError("has a control character (such as a line break) in its name; rename it")
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise DocumentError(f"unsupported file type {suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}")

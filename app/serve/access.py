@@ -3,9 +3,9 @@ pass through untouched).
 
 `add_access_middleware` wraps the app, in this order for a request: `RootPath` accepts paths
 with or without the proxy's prefix, `SecurityHeaders` adds CSP frame-ancestors and safe defaults
-to every response, `BodyLimit` refuses oversized bodies, CORS, then `TokenGate` asks for the
-access token (a Bearer header, `?token=`
-once, or the cookie that sets). `allowed_origins` becomes both the CORS list and the
+to every response, `BodyLimit` refuses oversized bodies, `GradioFileGuard` closes Gradio's
+file-fetching and upload routes, CORS, then `TokenGate` asks for the access token (a Bearer
+header, `?token=` once, or the cookie that sets). `allowed_origins` becomes both the CORS list and the
 frame-ancestors directive.
 """
 
@@ -48,7 +48,7 @@ def add_access_middleware(app: FastAPI, settings: Settings) -> None:
     """Wrap `app` (routes and the mounted UI alike) in the middleware below, as `settings` ask."""
     root = settings.root_path.rstrip("/")
     # Middleware: the last added runs first. Order of a request: root path → security headers → body limit →
-    # CORS (answers preflights, labels every response, 401s included) → token → routes.
+    # Gradio file guard → CORS (answers preflights, labels every response, 401s included) → token → routes.
     if settings.access_token:
         app.add_middleware(TokenGate, token=settings.access_token, cookie_path=root or "/")
     app.add_middleware(
@@ -60,6 +60,7 @@ def add_access_middleware(app: FastAPI, settings: Settings) -> None:
         allow_credentials=True,
         max_age=600,
     )
+    app.add_middleware(GradioFileGuard)
     app.add_middleware(BodyLimit, upload_bytes=int(settings.max_file_mb * 1_000_000))
     app.add_middleware(SecurityHeaders, frame_ancestors=frame_ancestors_directive(settings.allowed_origins))
     if root:
@@ -148,6 +149,29 @@ class BodyLimit:
             " (uploads: setting max_file_mb, one file per request)" if limit > MAX_BODY_BYTES else ""
         )
         return JSONResponse({"detail": detail}, status_code=413)
+
+
+class GradioFileGuard:
+    """Close the two Gradio routes the chat doesn't use and a probe abused.
+
+    `…/gradio_api/file=<URL>` makes Gradio fetch that URL from the server (an open proxy into the
+    intranet); `…/gradio_api/upload` stores any file in a temporary folder that outlives the server.
+    The chat has no file inputs and shows no remote files, so both answer 404.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _CLOSED_GRADIO_ROUTE.search(get_route_path(scope)):
+            detail = "not available on this server (the chat takes no files and fetches no addresses)"
+            await JSONResponse({"detail": detail}, status_code=404)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+# a URL after "file=" (a scheme, or "//" for protocol-relative), and the upload route
+_CLOSED_GRADIO_ROUTE = re.compile(r"/gradio_api/(file=(?i:[a-z][a-z0-9+.-]*:|//)|upload\b)")
 
 
 class SecurityHeaders:

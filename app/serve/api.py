@@ -51,7 +51,7 @@ from app.serve.library import Library, UploadError, UploadsOffError
 from app.serve.pages import DOCS_CSP, docs_page, document_page, documents_page
 from app.serve.ui import STATIC, mount_ui
 from app.settings import AnswererName, RetrievalMode
-from app.types import Answer, Document, Passage, Turn
+from app.types import CLOSEST_PASSAGES, Answer, Document, Passage, Turn
 
 MAX_API_K = 20
 
@@ -64,6 +64,8 @@ Answers questions about a folder of documents with quoted, checkable citations.
   access token (when one is configured).
 * Authentication (only when the server has an `access_token`): `Authorization: Bearer <token>`, or
   `?token=<token>` on any URL, which also sets an HttpOnly cookie.
+* `POST /api/ask` answers in compact form unless the request says `"full": true`: `passages` is empty
+  when the answer has citations, and a "not found" answer keeps its closest few passages in brief.
 * The chat UI is at `/`; its Gradio API endpoint is `/ask` (see `gradio_client`).
 """
 
@@ -98,6 +100,16 @@ class AskRequest(BaseModel):
     )
     answerer: AnswererName | None = Field(
         default=None, description="'llm' only when the server has an LLM configured (default: the answerer setting)."
+    )
+    full: bool = Field(
+        default=False,
+        strict=True,
+        description=(
+            "Every field of the answer, with all retrieved passages and their scores. By default the answer is "
+            "compact: `passages` is empty when there are citations (they hold the quotes), and a 'not found' "
+            f"answer keeps its {CLOSEST_PASSAGES} closest passages, each with its rank, score and chunk id, title, "
+            "span and text."
+        ),
     )
 
 
@@ -176,18 +188,18 @@ def _add_api_routes(app: FastAPI, assistant: Assistant) -> None:
         tags=["answers"],
         summary="Answer a question with quoted citations",
         response_model=None,
-        responses={200: {"model": Answer, "description": "The answer (Answer.to_dict())"}, **ERRORS},
+        responses={200: {"model": Answer, "description": "The answer (Answer.to_dict(full))"}, **ERRORS},
     )
     def ask(body: AskRequest) -> dict[str, Any]:
         """The answer's text carries markers [1], [2] … that point at `citations`; each citation's
         `quote` is exactly `document.text[start:end]`. `abstained: true` means the documents don't
-        answer it; `passages` then holds the closest passages."""
+        answer it; `passages` then holds the closest passages (all of them, in full, with `full: true`)."""
         turns = [h if isinstance(h, str) else Turn(h.question, h.answer) for h in body.history]
         question, history = assistant.check_question(body.question, turns)
         if body.answerer == "llm" and not settings.llm_configured:
             raise HTTPException(422, "answerer 'llm' is not available: this server has no LLM configured")
         answer = assistant.ask(question, history=history, answerer=body.answerer, k=body.k)
-        return answer.to_dict()
+        return answer.to_dict(full=body.full)
 
     @app.get(
         "/api/search",
@@ -341,25 +353,21 @@ def _add_error_handlers(app: FastAPI) -> None:
         message = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
         return JSONResponse({"detail": message or "invalid request", "errors": errors}, status_code=422)
 
-    @app.exception_handler(QuestionError)
-    async def bad_question(_request: Request, exc: QuestionError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+    # the most specific class first: an error is answered by the first entry it is an instance of
+    statuses: dict[type[AskdocsError], int] = {
+        QuestionError: 422,
+        UploadError: 422,
+        UploadsOffError: 403,
+        DocumentNotFoundError: 404,
+        AskdocsError: 500,
+    }
 
-    @app.exception_handler(UploadError)
-    async def bad_upload(_request: Request, exc: UploadError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+    async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
+        status = next(code for kind, code in statuses.items() if isinstance(exc, kind))
+        return JSONResponse({"detail": str(exc)}, status_code=status)
 
-    @app.exception_handler(UploadsOffError)
-    async def uploads_off(_request: Request, exc: UploadsOffError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=403)
-
-    @app.exception_handler(DocumentNotFoundError)
-    async def no_document(_request: Request, exc: DocumentNotFoundError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
-    @app.exception_handler(AskdocsError)
-    async def failed(_request: Request, exc: AskdocsError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=500)
+    for kind in statuses:
+        app.add_exception_handler(kind, domain_error)
 
 
 def _field(loc: Any) -> str:

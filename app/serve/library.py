@@ -40,7 +40,6 @@ log = logging.getLogger("askdocs")
 BuildState = Literal["idle", "indexing", "failed"]
 DocumentStatus = Literal["indexed", "skipped", "waiting"]
 MAX_NAME_CHARS = 160
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 UPLOAD_FOLDER = ".uploads"  # inside the corpus folder; hidden, so never read as a document
 
 
@@ -120,9 +119,7 @@ class Library:
         index = self.assistant.index
         skipped = {s["path"]: s.get("reason", "") for s in index.manifest.skipped}
         changes = dict(_split_change(c) for c in self.assistant.corpus_changes())
-        chunks: dict[str, int] = {}
-        for chunk in index.chunks:
-            chunks[chunk.doc_id] = chunks.get(chunk.doc_id, 0) + 1
+        chunks = index.chunks_per_document  # counted once per build, not at every poll of the page
 
         def entry(doc_id: str, size: int) -> DocumentEntry:
             doc = index.documents.get(doc_id)
@@ -188,13 +185,6 @@ class Library:
             self._builder = threading.Thread(target=self._build_until_current, name="askdocs-build", daemon=True)
             self._builder.start()
 
-    def wait_idle(self, timeout: float) -> BuildStatus:
-        """Wait for the background build (if any) to end; for the CLI and tests."""
-        builder = self._builder
-        if builder is not None:
-            builder.join(timeout)
-        return self.status()
-
     def _build_until_current(self) -> None:
         while True:
             self._set(state="indexing", stage="reading", done=0, total=0)
@@ -248,7 +238,8 @@ class Library:
     def _check_name(self, filename: str) -> str:
         # the last part of whatever path a browser sends ("C:\\fakepath\\x.pdf" included)
         name = re.split(r"[/\\]", filename.strip())[-1].strip()
-        if not name or name.startswith(".") or _UNSAFE_NAME.search(name) or len(name) > MAX_NAME_CHARS:
+        # control characters are refused by read_document, as for any corpus file
+        if not name or name.startswith(".") or len(name) > MAX_NAME_CHARS:
             raise UploadError(f"unusable file name {filename[:MAX_NAME_CHARS]!r}: name a file without a leading dot")
         if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
             raise UploadError(f"{name}: unsupported file type; use {', '.join(SUPPORTED_SUFFIXES)}")

@@ -14,9 +14,9 @@ import hashlib
 import html
 import json
 import re
-from itertools import pairwise
 from typing import Any
 
+from app.serve.text_html import document_html
 from app.types import Document
 
 # Shared by both pages (with a dark variant).
@@ -25,7 +25,11 @@ body{font:16px/1.6 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0
 header{padding:1rem 1.25rem;border-bottom:1px solid #e5e7eb;background:#f9fafb}
 h1{font-size:1.3rem;margin:0 0 .3rem}.meta{margin:.1rem 0;color:#4b5563;font-size:.9rem}
 main{padding:1rem 1.25rem;max-width:52rem}
-.doc{white-space:pre-wrap;overflow-wrap:anywhere}
+.doc{overflow-wrap:anywhere}.doc p{margin:0 0 .8rem}
+.doc h2,.doc h3,.doc h4,.doc h5,.doc h6{line-height:1.3;margin:1.4rem 0 .5rem}
+.doc h2{font-size:1.2rem}.doc h3{font-size:1.08rem}.doc h4,.doc h5,.doc h6{font-size:1rem}
+.doc ul{margin:0 0 .8rem;padding-left:1.4rem}.doc li{margin:.2rem 0}.doc li.d1{margin-left:1.4rem}
+.doc li.d2{margin-left:2.8rem}.doc li.d3{margin-left:4.2rem}
 mark{background:#fde68a;color:#111827;padding:0 .1em;scroll-margin:35vh 0}
 .page{display:block;margin:1rem 0;color:#6b7280;font-size:.8rem;border-top:1px dashed #d1d5db}
 a{color:#1d4ed8}
@@ -67,29 +71,13 @@ def document_page(doc: Document, start: int | None, end: int | None) -> tuple[st
 
 
 def _highlighted(doc: Document, start: int | None, end: int | None) -> str:
-    """The escaped text with [start, end) in <mark> (split at page breaks; the first part has id="hit")."""
-    text = doc.text
-    page_at = {s: n for n, s in enumerate(doc.page_starts, start=1) if 0 <= s < len(text)}
-    span = (start, end) if start is not None and end is not None else None
-    cuts = sorted({0, len(text), *page_at, *(span or ())})
-    out: list[str] = []
-    placed = False
-    for lo, hi in pairwise(cuts):
-        if lo in page_at:
-            out.append(f'<span class="page" role="separator">page {page_at[lo]}</span>')
-        if span and span[0] == span[1] == lo and not placed:
-            out.append('<mark id="hit"></mark>')  # an empty span: a zero-width anchor to scroll to
-            placed = True
-        piece = html.escape(text[lo:hi])
-        if span and span[0] <= lo and hi <= span[1]:
-            opening = "<mark>" if placed else '<mark id="hit">'
-            out.append(f"{opening}{piece}</mark>")
-            placed = True
-        else:
-            out.append(piece)
-    if span and not placed:
-        out.append('<mark id="hit"></mark>')
-    return "".join(out)
+    """The text as blocks (app.serve.text_html) with [start, end) in <mark> and a separator at each page break."""
+    separators = {
+        offset: f'<span class="page" role="separator">page {number}</span>'
+        for number, offset in enumerate(doc.page_starts, start=1)
+        if 0 <= offset < len(doc.text)
+    }
+    return document_html(doc.text, start, end, separators)
 
 
 _DOCUMENTS_STYLE = """

@@ -1,8 +1,10 @@
 """HTML for the chat messages: a question, a streaming answer, the final answer with its sources.
 
-The final answer is the text with its [n] markers, and under it each cited source (title,
-page, the quoted sentence highlighted inside its passage, a link that opens the whole
-document at that span). A "not found" answer shows the closest passages instead.
+The final answer is the text with its [n] markers (each a link that opens its quote in the
+document), and under it each cited source (title, page, the quoted sentence highlighted inside
+its passage, a link that opens the whole document at that span). A "not found" answer shows
+the closest passages instead. A follow-up says which earlier questions it was read with, and
+every final answer ends with what was searched and a "Copy answer" button.
 
 Every message is HTML built here from escaped text, wrapped in one <div> with no blank
 line, so Gradio's Markdown renderer passes it through untouched (a CommonMark HTML block)
@@ -16,18 +18,18 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from app.assistant import Assistant
 from app.ingest.sentences import split_sentences
+from app.serve.text_html import passage_html
 from app.types import Answer, Citation, Document, Passage
 
 PASSAGE_CHARS = 520  # at most this much document text shown around a quote
 SNIPPET_CHARS = 360  # closest passages of a "not found" answer are cut to this
+FOLLOW_UP_CHARS = 120  # each earlier question named in the follow-up line is cut to this
 _MARKER = re.compile(r"\[(\d+)\]")
-_MD_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+(.*)$", re.MULTILINE)
-_MD_BULLET = re.compile(r"^([ \t]*)[-*•][ \t]+", re.MULTILINE)
-_MD_BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
 def view_url(root_path: str, doc_id: str, start: int | None = None, end: int | None = None) -> str:
@@ -45,16 +47,6 @@ def _text(value: str) -> str:
 
 def _breaks(escaped: str) -> str:
     return re.sub(r"\r\n?|\n", "<br>", escaped)
-
-
-def _flow(value: str) -> str:
-    """Escaped passage text with its Markdown structure shown, not its syntax: headings in bold, "- "
-    items as bullets, **bold** as bold; blank lines shrink to one line break. The tags are added to
-    already escaped text, so nothing from a document becomes markup."""
-    escaped = html.escape(re.sub(r"\n[ \t]*(?:\n[ \t]*)+", "\n", value), quote=True)
-    escaped = _MD_HEADING.sub(r'<strong class="ad-h">\1</strong>', escaped)
-    escaped = _MD_BULLET.sub("\\1• ", escaped)
-    return _breaks(_MD_BOLD.sub(r"<strong>\1</strong>", escaped))
 
 
 def _inline(value: str) -> str:
@@ -91,11 +83,12 @@ class Renderer:
         return f'<div class="ad-msg ad-problem" role="alert"><p class="ad-text">{_text(message)}</p></div>'
 
     def answer(self, answer: Answer) -> str:
-        parts = ['<div class="ad-msg">']
+        parts = ['<div class="ad-msg">', _follow_up(answer.follows_up)]
         if answer.abstained:
             parts.append(self._not_found(answer))
         else:
-            parts.append(f'<p class="ad-text">{_answer_text(answer.text, answer.short_answer)}</p>')
+            links = {c.marker: self._marker_link(c) for c in answer.citations}
+            parts.append(f'<p class="ad-text">{_answer_text(answer.text, answer.short_answer, links)}</p>')
             if answer.citations:
                 items = "".join(self._citation(c) for c in answer.citations)
                 parts.append(f'<div class="ad-sources-label">Sources</div><ol class="ad-sources">{items}</ol>')
@@ -126,10 +119,9 @@ class Renderer:
         if hi < len(text):  # end with the last whole sentence in the window, if any (the last piece is cut)
             ends = [s.end for s in split_sentences(text, c.end, hi)[:-1]]
             hi = ends[-1] if ends else hi
-        before, quote_, after = text[lo : c.start], text[c.start : c.end], text[c.end : hi]
-        lead = "… " if lo > 0 and before.strip() else ""
-        tail = " …" if hi < len(text) and after.strip() else ""
-        return f"{lead}{_flow(before.lstrip())}<mark>{_flow(quote_)}</mark>{_flow(after.rstrip())}{tail}"
+        lead = "… " if lo > 0 and text[lo : c.start].strip() else ""
+        tail = " …" if hi < len(text) and text[c.end : hi].strip() else ""
+        return f"{lead}{passage_html(text, lo, hi, c.start, c.end)}{tail}"
 
     def _not_found(self, answer: Answer) -> str:
         closest = "".join(self._closest(p) for p in answer.passages[:3])
@@ -148,38 +140,68 @@ class Renderer:
             f'<div class="ad-src-head"><span class="ad-src-title">{_inline(c.title)}</span>'
             f'<span class="ad-src-where">{where}</span></div>'
         )
-        snippet = _text(_clip(" ".join(c.text.split()), SNIPPET_CHARS))
+        # the passage's own structure (headings, bullets), cut at a word within SNIPPET_CHARS, nothing marked
+        cut = len(c.text) if len(c.text) <= SNIPPET_CHARS else max(c.text.rfind(" ", 0, SNIPPET_CHARS), 1)
+        snippet = passage_html(c.text, 0, cut, -1, -1) + (" …" if cut < len(c.text) else "")
         link = self._open_link(c.doc_id, c.title, c.start, c.end, "Open the document at this passage")
         return f'<li class="ad-src">{head}<blockquote class="ad-passage">{snippet}</blockquote>{link}</li>'
 
     def _open_link(self, doc_id: str, title: str, start: int, end: int, text: str) -> str:
+        label = f"{text}: {' '.join(title.split())} (opens in a new tab)"
+        return self._view_link("ad-open", doc_id, start, end, label, f"{html.escape(text)} ↗")
+
+    def _marker_link(self, c: Citation) -> str:
+        """The [n] in the answer text as a link to the quote in its document (what its source entry opens)."""
+        label = f"Source {c.marker}: {' '.join(c.title.split())}, at the quote (opens in a new tab)"
+        # Gradio's sanitizer drops aria-label, so the title (a tooltip, and the link's description) says it too.
+        return self._view_link("ad-cite", c.doc_id, c.start, c.end, label, f"[{c.marker}]", tooltip=label)
+
+    def _view_link(
+        self, css_class: str, doc_id: str, start: int, end: int, label: str, shown: str, tooltip: str = ""
+    ) -> str:
+        """A link that opens the document view at [start, end) in a new tab; `shown` is HTML, the rest text."""
         href = html.escape(view_url(self.root_path, doc_id, start, end), quote=True)
-        label = html.escape(f"{text}: {' '.join(title.split())} (opens in a new tab)", quote=True)
+        title = f' title="{html.escape(tooltip, quote=True)}"' if tooltip else ""
         return (
-            f'<a class="ad-open" href="{href}" target="_blank" rel="noopener noreferrer" '
-            f'aria-label="{label}">{html.escape(text)} ↗</a>'
+            f'<a class="{css_class}" href="{href}" target="_blank" rel="noopener noreferrer"{title} '
+            f'aria-label="{html.escape(label, quote=True)}">{shown}</a>'
         )
 
     def _details(self, answer: Answer) -> str:
         total = answer.timings_ms.get("total")
         timing = f" · {total / 1000:.1f} s" if total is not None else ""
+        # The copy button works through static/chat.js: Gradio's own per-message copy button would
+        # copy this message's HTML source, not its text.
         return (
             f'<p class="ad-details">searched: <span class="ad-query">{_inline(answer.query)}</span>'
-            f" · {_inline(answer.answerer)}{timing}</p>"
+            f" · {_inline(answer.answerer)}{timing}"
+            '<button type="button" class="ad-copy">Copy answer</button></p>'
         )
 
 
-def _answer_text(text: str, short_answer: str = "") -> str:
-    """Escaped answer text with each [n] marker in a span (the marker text itself stays "[n]").
+def _follow_up(earlier: tuple[str, ...]) -> str:
+    """The line saying which earlier questions the search carried in ("" for a new topic)."""
+    if not earlier:
+        return ""
+    quoted = [f"“{_inline(_clip(' '.join(q.split()), FOLLOW_UP_CHARS))}”" for q in earlier]
+    listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+    return f'<p class="ad-followup">Read as a follow-up to: {listed}</p>'
+
+
+def _answer_text(text: str, short_answer: str = "", links: Mapping[int, str] | None = None) -> str:
+    """Escaped answer text with each [n] marker as its link from `links`, or in a span when it has
+    none (a streaming answer's markers, a marker no citation backs); the marker text stays "[n]".
 
     The short answer, when the text leads with it, is in bold: it is what was asked for.
     """
     if short_answer and text.startswith(short_answer):
-        return f'<strong class="ad-short">{_text(short_answer)}</strong>' + _answer_text(text[len(short_answer) :])
+        rest = _answer_text(text[len(short_answer) :], links=links)
+        return f'<strong class="ad-short">{_text(short_answer)}</strong>{rest}'
+    links = links or {}
     out, last = [], 0
     for m in _MARKER.finditer(text):
         out.append(_text(text[last : m.start()]))
-        out.append(f'<span class="ad-cite">[{m.group(1)}]</span>')
+        out.append(links.get(int(m.group(1))) or f'<span class="ad-cite">[{m.group(1)}]</span>')
         last = m.end()
     out.append(_text(text[last:]))
     return "".join(out)

@@ -1,10 +1,16 @@
 """The chat UI (Gradio 6): a full page at "/" and a chrome-less one at "/embed" for iframes.
 
 Both stream the answer as `Assistant.ask_stream` produces it, then replace it with the
-final answer: the text with its [n] markers, and under it each cited source (title, page,
-the quoted sentence highlighted inside its passage, a link that opens the whole document
-at that span). A "not found" answer shows the closest passages instead. The HTML of every
-message, and why it is safe to hand to Gradio's Markdown renderer, is in app.serve.render.
+final answer: the text with its [n] markers (each a link to its quote), and under it each
+cited source (title, page, the quoted sentence highlighted inside its passage, a link that
+opens the whole document at that span). A "not found" answer shows the closest passages
+instead. The HTML of every message, and why it is safe to hand to Gradio's Markdown
+renderer, is in app.serve.render. static/chat.js keeps the final answer's start in view and
+makes each answer's "Copy answer" button copy its text.
+
+The conversation (messages and the earlier turns a follow-up needs) is kept in the browser's
+localStorage, one key per page, so a reload restores it; "New chat" and the chatbot's clear
+button empty it.
 
 Nothing is fetched from the internet: analytics are off (the environment variable is set
 before gradio is imported) and the theme uses system fonts only.
@@ -12,6 +18,7 @@ before gradio is imported) and the theme uses system fonts only.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 
@@ -41,7 +48,11 @@ ANSWERER_LABELS = {
     "extractive": "Extractive: the closest one or two sentences",
     "llm": "LLM: written by a language model, checked against its sources",
 }
+NO_LLM = "An LLM option appears when a language model is configured."
 MAX_K = 10  # the UI's slider; the JSON API allows up to 20
+MAX_STORED_MESSAGES = 100  # a conversation kept in the browser: its last 50 questions and answers
+# In the head of both pages: scrolling to each final answer's start, the "Copy answer" buttons (see chat.js).
+CHAT_HEAD = f"<script>{(STATIC / 'chat.js').read_text(encoding='utf-8')}</script>"
 
 # The embed page sits in a small iframe: no outer padding, the input always in view.
 EMBED_CSS = ".gradio-container .main.app{padding:6px 8px !important} .gradio-container{padding:0 !important}"
@@ -140,6 +151,63 @@ def _turns(state: list[Any] | None) -> list[dict[str, str]]:
     return turns
 
 
+def stored_conversation(chat: list[Any] | None, asked: list[Any] | None) -> dict[str, list[Any]]:
+    """What the browser keeps of a conversation: its last messages (as HTML) and earlier turns."""
+    return {
+        "messages": _messages(chat)[-MAX_STORED_MESSAGES:],
+        "turns": _turns(asked)[-MAX_STORED_MESSAGES // 2 :],
+    }
+
+
+def restored_conversation(stored: Any) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The chat and its earlier turns from what the browser kept (anything malformed is dropped)."""
+    if not isinstance(stored, dict):
+        return [], []
+    return _messages(stored.get("messages")), _turns(stored.get("turns"))
+
+
+def _empty_conversation() -> dict[str, list[Any]]:
+    return {"messages": [], "turns": []}
+
+
+def _messages(chat: Any) -> list[dict[str, str]]:
+    """User and assistant messages as {"role", "content"}, the content one string.
+
+    Gradio hands the chatbot's value back with each content as a list of parts ({"type": "text",
+    "text": ...}); what the browser kept may be anything, so only user and assistant text is kept.
+    """
+    messages = []
+    for message in chat if isinstance(chat, list) else []:
+        if isinstance(message, dict) and message.get("role") in ("user", "assistant"):
+            content = message.get("content")
+            parts = content if isinstance(content, list) else [content]
+            text = "".join(
+                p if isinstance(p, str) else str(p.get("text") or "") for p in parts if isinstance(p, str | dict)
+            )
+            if text:
+                messages.append({"role": str(message["role"]), "content": text})
+    return messages
+
+
+def _browser_storage(assistant: Assistant, page: str) -> gr.BrowserState:
+    """The conversation of `page` ("/" or "/embed") in the browser's localStorage.
+
+    One key per page (and per path prefix, for two servers on one host). Gradio encrypts the stored
+    value with `secret`, which it hands to the page: derived from the index build, it stays the same
+    across server restarts, and a rebuilt index (whose spans the stored links may no longer match)
+    starts conversations afresh. With an access token it also depends on the token, so it is no
+    easier to learn than the page itself.
+    """
+    settings = assistant.settings
+    build = assistant.index.manifest.created_at
+    secret = hashlib.sha256(f"askdocs-conversation\0{build}\0{settings.access_token or ''}".encode()).hexdigest()
+    return gr.BrowserState(
+        _empty_conversation(),
+        storage_key=f"askdocs-conversation:{settings.root_path.rstrip('/')}{page}",
+        secret=secret,
+    )
+
+
 def _header(assistant: Assistant) -> str:
     counts = assistant.index.manifest.counts  # of the build served when the page loads
     documents = f"{assistant.settings.root_path.rstrip('/')}/documents"
@@ -174,11 +242,12 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                 [(ANSWERER_LABELS[name], name) for name in chat_fn.answerers],
                 value=chat_fn.default_answerer(),
                 label="How answers are made",
-                info=None if assistant.settings.llm_configured else "No language model (LLM) is configured.",
+                info=None if assistant.settings.llm_configured else NO_LLM,
                 interactive=len(chat_fn.answerers) > 1,
             )
         asked = gr.State([])
-        _wire(chat_fn, chatbot, question, send, new_chat, k, answerer, asked)
+        stored = _browser_storage(assistant, "/")
+        _wire(demo, chat_fn, chatbot, question, send, new_chat, k, answerer, asked, stored)
     return demo
 
 
@@ -193,7 +262,8 @@ def build_embed_ui(assistant: Assistant) -> gr.Blocks:
         k = gr.State(chat_fn.default_k())
         answerer = gr.State(chat_fn.default_answerer())
         asked = gr.State([])
-        _wire(chat_fn, chatbot, question, send, None, k, answerer, asked)
+        stored = _browser_storage(assistant, "/embed")
+        _wire(demo, chat_fn, chatbot, question, send, None, k, answerer, asked, stored)
     return demo
 
 
@@ -205,7 +275,8 @@ def _chatbot(height: str | None, examples: bool, scale: int | None = None, show_
         height=height,
         scale=scale,
         layout="panel",
-        buttons=[],
+        autoscroll=False,  # chat.js scrolls instead: to the final answer's start, not to its last source
+        buttons=[],  # no share, no copy-all; Gradio's per-message "copy" copies the HTML: render.py has our own
         feedback_options=None,
         latex_delimiters=[],
         sanitize_html=True,
@@ -235,6 +306,7 @@ def _input_row(autofocus: bool) -> tuple[gr.Textbox, gr.Button]:
 
 
 def _wire(
+    demo: gr.Blocks,
     chat_fn: Chat,
     chatbot: gr.Chatbot,
     question: gr.Textbox,
@@ -243,9 +315,13 @@ def _wire(
     k: gr.Slider | gr.State,
     answerer: gr.Radio | gr.State,
     asked: gr.State,
+    stored: gr.BrowserState,
 ) -> None:
     inputs: list[Any] = [question, chatbot, k, answerer, asked]
     outputs: list[Any] = [chatbot, asked, question]
+    private: dict[str, Any] = {"api_visibility": "private", "queue": False}
+    # The browser keeps the conversation after each answer; the "/ask" endpoint itself stays as it was.
+    save: dict[str, Any] = {"fn": stored_conversation, "inputs": [chatbot, asked], "outputs": stored, **private}
     gr.on(
         triggers=[question.submit, send.click],
         fn=chat_fn.respond,
@@ -255,22 +331,23 @@ def _wire(
         api_description="Ask a question; streams the chat messages (HTML) with cited sources.",
         concurrency_limit=4,
         show_progress="hidden",
-    )
+    ).then(**save)
 
     def pick_example(evt: gr.SelectData) -> str:
         value = evt.value
         return str(value.get("text", "")) if isinstance(value, dict) else str(value or "")
 
-    chatbot.example_select(pick_example, None, question, api_visibility="private", queue=False).then(
+    chatbot.example_select(pick_example, None, question, **private).then(
         chat_fn.respond, inputs, outputs, api_visibility="private", concurrency_limit=4, show_progress="hidden"
-    )
+    ).then(**save)
 
-    def clear() -> tuple[list[Any], list[str], str]:
-        return [], [], ""
+    def clear() -> tuple[list[Any], list[str], str, dict[str, list[Any]]]:
+        return [], [], "", _empty_conversation()
 
     if new_chat is not None:
-        new_chat.click(clear, None, outputs, api_visibility="private", queue=False)
-    chatbot.clear(clear, None, outputs, api_visibility="private", queue=False)
+        new_chat.click(clear, None, [*outputs, stored], **private)
+    chatbot.clear(clear, None, [*outputs, stored], **private)
+    demo.load(restored_conversation, stored, [chatbot, asked], **private)
 
 
 def mount_ui(app: FastAPI, assistant: Assistant) -> None:
@@ -279,6 +356,7 @@ def mount_ui(app: FastAPI, assistant: Assistant) -> None:
     common: dict[str, Any] = {
         "theme": theme(),
         "css_paths": css_paths,
+        "head": CHAT_HEAD,
         "footer_links": [],
         "run_history": False,
         "ssr_mode": False,

@@ -6,7 +6,7 @@ import pytest
 
 from app.assistant import Assistant
 from app.errors import QuestionError
-from app.types import Answer
+from app.types import Answer, Turn
 from tests.test_cli import run_cli
 
 
@@ -41,6 +41,23 @@ def test_follow_up_is_resolved_against_the_conversation(full_assistant: Assistan
     assert "mile" in answer.text
     assert "TC Energy" in answer.query  # the searched query shows what was carried over
     assert_citations_are_exact(full_assistant, answer)
+
+
+def test_a_new_topic_mid_chat_is_answered_as_in_a_fresh_chat(full_assistant: Assistant) -> None:
+    question = "What pipeline did TC Energy finish in Mexico?"
+    earlier = full_assistant.ask("How much did Canada export to Mexico in 2024?")
+    history = [Turn(earlier.question, earlier.short_answer)]
+    fresh = full_assistant.ask(question)
+    mid_chat = full_assistant.ask(question, history=history)
+    assert mid_chat.follows_up == ()
+    assert mid_chat.query == fresh.query == question
+    assert mid_chat.text == fresh.text
+    assert [p.chunk.id for p in mid_chat.passages] == [p.chunk.id for p in fresh.passages]
+    # a follow-up that points back still carries the earlier turn
+    follow_up = full_assistant.ask("How long is it?", history=[*history, Turn(question, fresh.short_answer)])
+    assert follow_up.follows_up == (earlier.question, question)
+    assert "TC Energy" in follow_up.query
+    assert "440" in follow_up.text
 
 
 def test_amount_question_leads_with_the_short_span(full_assistant: Assistant) -> None:

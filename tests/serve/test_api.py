@@ -15,7 +15,7 @@ import pytest
 
 from app.assistant import Assistant
 from app.serve.render import view_url
-from app.types import Answer
+from app.types import CLOSEST_PASSAGES, Answer
 from tests.server import behind_proxy, serve, variant
 
 TOKEN = "s3cret"
@@ -81,8 +81,27 @@ def test_ask_returns_an_answer_whose_quotes_are_in_the_documents(url: str) -> No
         doc = httpx.get(f"{url}/api/documents/{quote(citation['doc_id'])}")
         assert doc.status_code == 200
         assert doc.json()["text"][citation["start"] : citation["end"]] == citation["quote"]
-    assert answer["passages"]
+    assert answer["passages"] == []  # compact: the citations hold the quotes
     assert answer["query"]
+
+
+def test_full_answers_carry_every_passage_compact_ones_a_few_in_brief(url: str, full_assistant: Assistant) -> None:
+    for question, compact_passages in (
+        ("What pipeline did TC Energy finish?", 0),
+        ("Who won the 2024 Stanley Cup?", CLOSEST_PASSAGES),
+    ):
+        compact = ask(url, {"question": question}).json()
+        full = ask(url, {"question": question, "full": True}).json()
+        assert len(full["passages"]) == full_assistant.settings.show_passages
+        assert {"dense_score", "lexical_score"} <= set(full["passages"][0])
+        assert {"headings", "sources"} <= set(full["passages"][0]["chunk"])
+        assert len(compact["passages"]) == compact_passages
+        for brief, whole in zip(compact["passages"], full["passages"], strict=False):
+            assert set(brief) == {"chunk", "rank", "score"}
+            assert brief["chunk"] == {k: whole["chunk"][k] for k in ("id", "doc_id", "title", "start", "end", "text")}
+        assert {k: v for k, v in compact.items() if k not in ("passages", "timings_ms")} == {
+            k: v for k, v in full.items() if k not in ("passages", "timings_ms")
+        }
 
 
 def test_ask_takes_history_k_and_answerer(url: str) -> None:
@@ -129,7 +148,7 @@ def test_a_question_the_documents_dont_answer_abstains_with_closest_passages(url
     answer = ask(url, {"question": "What is the capital of France?"}).json()
     assert answer["abstained"] is True
     assert answer["citations"] == []
-    assert len(answer["passages"]) >= 3
+    assert len(answer["passages"]) == CLOSEST_PASSAGES  # compact: the closest, in brief
 
 
 LONG = "x" * 2001  # the default max_question_chars is 2000
@@ -157,6 +176,7 @@ LONG = "x" * 2001  # the default max_question_chars is 2000
         ({"question": "What pipeline?", "answerer": "gpt"}, "answerer"),
         ({"question": "What pipeline?", "answerer": "llm"}, "llm"),  # no LLM configured
         ({"question": "What pipeline?", "extra": 1}, "extra"),
+        ({"question": "What pipeline?", "full": "yes"}, "full"),
         (["What pipeline?"], "body"),
     ],
 )
@@ -338,10 +358,11 @@ def test_works_behind_a_proxy_under_a_path_prefix(proxied_url: str, full_assista
     assert httpx.get(f"{proxied_url}/embed").headers["location"] == "embed/"
     # Document view links (as the UI makes them, see also test_ui) work through the proxy.
     doc = full_assistant.index.documents["plan-mexico.md"]
-    link = view_url("/askdocs", doc.id, 0, 10)
+    start = doc.text.index("Plan México, officially")  # body text (a heading's "# " is not shown)
+    link = view_url("/askdocs", doc.id, start, start + 11)
     view = httpx.get(origin + link)
     assert view.status_code == 200
-    assert f'<mark id="hit">{html.escape(doc.text[:10])}</mark>' in view.text
+    assert f'<mark id="hit">{html.escape(doc.text[start : start + 11])}</mark>' in view.text
     # The API reference and the schema know the prefix; the widget script is there.
     assert httpx.get(f"{proxied_url}/openapi.json").json()["servers"] == [{"url": "/askdocs"}]
     assert 'href="openapi.json"' in httpx.get(f"{proxied_url}/docs").text

@@ -38,6 +38,7 @@ CHROMIUM_ARGS = [
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 QUESTION = "What pipeline did TC Energy finish in Mexico?"
 TRADE_QUESTION = "How much was bilateral trade between Canada and Mexico in 2024?"
+SOURCES_QUESTION = "What is the value of Canadian direct investment in Mexico?"  # two sources disagree
 ANSWER_TIMEOUT_MS = 30_000
 
 
@@ -103,9 +104,7 @@ def test_chat_answers_with_citations_and_opens_the_source(browser: Any, url: str
     expect(page.get_by_label("Passages to draw on (k)").first).to_be_hidden()  # settings start collapsed
 
     question = page.get_by_label("Your question")
-    question.fill(TRADE_QUESTION)
-    question.press("Enter")
-    answer = page.locator(".ad-msg").last
+    answer = ask(page, TRADE_QUESTION)
     expect(answer.locator(".ad-sources mark").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
     expect(answer.locator(".ad-text")).to_contain_text("[1]")
     expect(answer.locator(".ad-src-title").first).not_to_be_empty()
@@ -143,6 +142,132 @@ def test_chat_answers_with_citations_and_opens_the_source(browser: Any, url: str
 
     assert requests.outside() == []
     assert not any("fonts.googleapis" in u or "gstatic" in u for u in requests.urls)
+    context.close()
+
+
+# Records each localStorage write on every page of a context (with the final answers then on
+# screen), so a test reloads only once the conversation it needs is stored.
+STORAGE_WATCH = """
+window.askdocsWrites = [];
+const setItem = Storage.prototype.setItem;
+Storage.prototype.setItem = function (key, value) {
+  window.askdocsWrites.push(document.querySelectorAll(".ad-msg .ad-details").length);
+  return setItem.call(this, key, value);
+};
+"""
+
+
+def writes(page: Any) -> int:
+    """How many localStorage writes the page made so far (-1 when STORAGE_WATCH isn't installed)."""
+    return int(page.evaluate("window.askdocsWrites ? window.askdocsWrites.length : -1"))
+
+
+def ask(page: Any, question: str) -> Any:
+    """Ask in the chat on `page`; return the final answer's message (once stored, where watched)."""
+    from playwright.sync_api import expect
+
+    asked = page.locator(".ad-q").count()
+    since = writes(page)
+    box = page.get_by_label("Your question")
+    box.fill(question)
+    box.press("Enter")
+    answer = page.locator(".ad-msg").nth(asked)
+    expect(answer.locator(".ad-details")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)  # only a final answer has it
+    if since >= 0:  # stored after it arrived: a write made with it on screen
+        page.wait_for_function("([since, n]) => window.askdocsWrites.slice(since).includes(n)", arg=[since, asked + 1])
+    return answer
+
+
+def forget(page: Any, button: str) -> None:
+    """Click the button that starts a new chat; return once the page has emptied what it stored."""
+    from playwright.sync_api import expect
+
+    since = writes(page)
+    page.get_by_role("button", name=button).click()
+    expect(page.locator(".ad-msg")).to_have_count(0)
+    page.wait_for_function("since => window.askdocsWrites.length > since", arg=since)
+
+
+def test_a_long_answer_shows_from_its_start_with_linked_markers_and_a_copy_button(browser: Any, url: str) -> None:
+    from playwright.sync_api import expect
+
+    context, requests = new_context(browser, 1100, 700)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
+    page = context.new_page()
+    page.goto(f"{url}/")
+    expect(page.get_by_text("Conversation", exact=True)).to_have_count(0)  # no label over the chat's first lines
+    answer = ask(page, SOURCES_QUESTION)
+    sources = answer.locator(".ad-src")
+    assert sources.count() >= 2
+    chat = page.locator("#ad-chat [role=log]")
+    assert answer.bounding_box()["height"] > chat.bounding_box()["height"], "too short to scroll past its start"
+    # The chat is scrolled to the answer's start (its text in full), not to the end of its last source.
+    expect(answer.locator(".ad-text")).to_be_in_viewport(ratio=1)
+
+    # "Copy answer" copies the text (and where its sources are: links to their quotes), not the message's HTML.
+    page.evaluate("navigator.clipboard.writeText('')")
+    answer.get_by_role("button", name="Copy answer").click()
+    # each poll reads the clipboard (asynchronously) for the next one to look at
+    page.wait_for_function("navigator.clipboard.readText().then(t => (window.copied = t)) && window.copied")
+    copied = page.evaluate("window.copied")
+    assert copied.startswith(answer.locator(".ad-text").inner_text() + "\n\nSources:\n[1] ")
+    assert "<" not in copied
+    assert f"{url}/api/documents/" in copied
+
+    # Each [n] links to its source's quote: the same place its source's "Open the document" link opens.
+    markers = answer.locator(".ad-text a.ad-cite")
+    expect(markers.filter(has_text="[2]").first).to_be_visible()
+    for n in range(sources.count()):
+        where = sources.nth(n).get_by_role("link", name=re.compile("Open the document")).get_attribute("href")
+        assert markers.filter(has_text=f"[{n + 1}]").first.get_attribute("href") == where
+    second_quote = " ".join(sources.nth(1).locator("mark").first.inner_text().split())
+    with context.expect_page() as opened:
+        markers.filter(has_text="[2]").first.click()
+    source = opened.value
+    source.wait_for_load_state()
+    expect(source.locator("mark#hit")).to_be_visible()
+    assert " ".join(source.locator("mark#hit").inner_text().split()) == second_quote
+
+    assert requests.outside() == []
+    context.close()
+
+
+def test_a_reload_keeps_the_conversation_and_a_new_chat_forgets_it(browser: Any, url: str) -> None:
+    from playwright.sync_api import expect
+
+    context, requests = new_context(browser)
+    context.add_init_script(STORAGE_WATCH)
+    page = context.new_page()
+    page.goto(f"{url}/")
+    ask(page, QUESTION)
+    page.reload()
+    expect(page.locator(".ad-q")).to_have_text([QUESTION])
+    expect(page.locator(".ad-msg .ad-sources mark")).to_be_visible()
+    # The earlier turn came back too: the next question is read as its follow-up.
+    follow_up = ask(page, "Who owns it?")
+    expect(follow_up.locator(".ad-followup")).to_have_text(f"Read as a follow-up to: “{QUESTION}”")
+
+    # The embed page keeps its own conversation, and its clear button forgets it.
+    embed = context.new_page()
+    embed.goto(f"{url}/embed/")
+    ask(embed, TRADE_QUESTION)
+    embed.reload()
+    expect(embed.locator(".ad-q")).to_have_text([TRADE_QUESTION])
+    forget(embed, "Clear")
+    embed.reload()
+    asked_anew = ask(embed, QUESTION)
+    expect(embed.locator(".ad-q")).to_have_text([QUESTION])
+    expect(asked_anew.locator(".ad-followup")).to_have_count(0)
+
+    # New chat forgets the full page's conversation, earlier turns included.
+    page.reload()
+    expect(page.locator(".ad-q")).to_have_text([QUESTION, "Who owns it?"])
+    forget(page, "New chat")
+    page.reload()
+    asked_anew = ask(page, "Who owns it?")
+    expect(page.locator(".ad-q")).to_have_text(["Who owns it?"])
+    expect(asked_anew.locator(".ad-followup")).to_have_count(0)
+    assert requests.outside() == []
     context.close()
 
 
@@ -221,9 +346,7 @@ def test_with_an_access_token_the_page_and_the_widget_work_after_one_token_url(
         assert page.goto(f"{base}/").status == 401
         page.goto(f"{base}/?token=s3cret")
         assert page.url == f"{base}/"  # the token left the address bar; the cookie carries on
-        question = page.get_by_label("Your question")
-        question.fill(QUESTION)
-        question.press("Enter")
+        ask(page, QUESTION)
         expect(page.locator(".ad-msg .ad-sources mark").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
 
         widget_context, widget_requests = new_context(browser)  # a fresh browser profile: no cookie yet
@@ -279,10 +402,7 @@ def test_nothing_in_documents_or_questions_runs(browser: Any, evil_url: str) -> 
     context.on("page", lambda p: p.on("dialog", on_dialog))  # every page, the source view popup too
     page = context.new_page()
     page.goto(f"{evil_url}/")
-    question = page.get_by_label("Your question")
-    question.fill(EVIL_QUESTION)
-    question.press("Enter")
-    answer = page.locator(".ad-msg").last
+    answer = ask(page, EVIL_QUESTION)
     expect(answer.locator(".ad-sources mark").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
     expect(answer.locator(".ad-src-title").first).to_contain_text("<img src=x")  # shown as text
     expect(page.locator(".ad-q").last).to_contain_text("<script>")

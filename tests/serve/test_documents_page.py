@@ -18,11 +18,11 @@ import pytest
 from app.assistant import Assistant
 from app.index.embedding import Embedder
 from app.settings import Settings
-from tests.serve.test_browser import ANSWER_TIMEOUT_MS, QUESTION, ROOT, browser, new_context
-from tests.serve.test_library import CRANES, CRANES_PDF, own_index
+from tests.serve.test_browser import ANSWER_TIMEOUT_MS, QUESTION, ROOT, ask, browser, new_context
+from tests.serve.test_library import CRANES, CRANES_PDF
 from tests.server import serve
 
-__all__ = ["browser", "own_index"]  # fixtures shared with the other browser and library tests
+__all__ = ["browser"]  # the browser fixture, shared with the other browser tests
 
 # Set before the upload: records whether the progress bar was ever shown, however short the build.
 WATCH_PROGRESS = """() => {
@@ -83,10 +83,7 @@ def test_a_pdf_uploaded_in_the_page_is_indexed_and_answered_with_its_page(browse
     assert set(answered) == {200}
 
     page.goto(f"{url}/")
-    question = page.get_by_label("Your question")
-    question.fill(CRANES)
-    question.press("Enter")
-    answer = page.locator(".ad-msg").last
+    answer = ask(page, CRANES)
     expect(answer.locator(".ad-sources mark").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
     expect(answer.locator(".ad-text")).to_contain_text("14")
     expect(answer.locator(".ad-sources")).to_contain_text("p. 2")
