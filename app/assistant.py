@@ -140,7 +140,8 @@ class Assistant:
             built = True
         index = store.load_index(settings.index_dir)
         try:
-            store.check_settings(index.manifest, settings, embedder.content_hash)
+            # the encoder's weights are checked now when it loads now, else before the first query is embedded
+            store.check_settings(index.manifest, settings, embedder.content_hash if "embedder" in warm_up else "")
         except BaseException:
             index.unpin()
             raise

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.index import store
 from app.index.embedding import Embedder
 from app.index.store import LoadedIndex
 from app.search.fusion import rrf_fusion, zscore_fusion
@@ -25,6 +26,14 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        self._encoder_checked = False
+
+    def _check_encoder(self) -> None:
+        """Before the first query is embedded: the embedder's weights are the ones that made the index's
+        vectors (checked here, not at load, so a search that never embeds never loads the encoder)."""
+        if not self._encoder_checked:
+            store.check_settings(self.index.manifest, self.settings, self.embedder.content_hash)
+            self._encoder_checked = True
 
     def retrieve(
         self,
@@ -47,6 +56,7 @@ class Retriever:
         dense_all: np.ndarray | None = None
         if mode in ("dense", "hybrid"):
             if query_vector is None:
+                self._check_encoder()
                 query_vector = self.embedder.encode_query(query, context, context_weight)
             dense_scores, dense_ids = self.index.dense.search(query_vector, n)
         lexical_all = np.zeros(size, dtype=np.float32)

@@ -151,6 +151,10 @@ def test_an_index_made_by_other_weights_of_the_same_name_is_rebuilt(tmp_path: Pa
     (model / "README.md").write_text("retrained")  # new weights (or a new export recipe) under the same name
     with pytest.raises(IndexMismatchError, match="vectors were made by encoder weights .*askdocs index"):
         Assistant.load(settings)
+    lazy = Assistant.load(settings, warm_up=())  # the encoder is checked when it is first needed
+    assert lazy.retrieve("bilateral trade 2024", mode="bm25")
+    with pytest.raises(IndexMismatchError, match="vectors were made by encoder weights"):
+        lazy.retrieve("bilateral trade 2024")
     assistant = Assistant.load(settings, rebuild_if_stale=True)
     assert assistant.load_report.built
     assert assistant.index.manifest.model_hash == assistant.embedder.content_hash
