@@ -80,8 +80,8 @@ def test_instructions_in_the_question_change_nothing(full_assistant: Assistant) 
     [
         "What is Plan México?",
         "Why does Carney want closer ties with Mexico?",
-        # "Who is Graeme Clark?" was here: its best passage's cosine is 0.306 in float and 0.287 with the int8
-        # encoder, under the 0.3 similarity floor (eval/README.md, "The encoder"); this asks after him as well
+        # no passage reaches the similarity floor (best 0.29 int8, 0.31 float); his biography holds every word
+        "Who is Graeme Clark?",
         "Who is Canada's ambassador to Mexico?",
         "What year did Calderón address Parliament?",
     ],

@@ -50,6 +50,16 @@ def test_a_question_far_from_the_documents_is_not_answered(full_assistant: Assis
     assert any(note.startswith("not answered:") for note in answer.notes)
 
 
+def test_a_name_is_answered_when_the_vectors_place_it_far(full_assistant: Assistant) -> None:
+    # no retrieved passage reaches the similarity floor, but his biography holds every word of the question
+    answer = full_assistant.ask("Who is Graeme Clark?")
+    assert not answer.abstained, answer.notes
+    assert "Graeme Clark" in " ".join(c.quote for c in answer.citations)
+    # a question whose words are not all in one passage is still refused by the floor
+    far = full_assistant.ask("Who is Graeme Clark's favourite hockey player?")
+    assert far.abstained
+
+
 def test_a_near_miss_is_not_answered(full_assistant: Assistant) -> None:
     # The documents discuss Mexico City at length, but never give its population.
     answer = full_assistant.ask("What is the population of Mexico City?")
