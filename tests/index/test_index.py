@@ -1,5 +1,6 @@
 """The index through its public API: real model, real FAISS, real files on disk."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -7,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,11 @@ from app.index import store
 from app.index.build import build_index
 from app.index.dense import DenseIndex
 from app.index.embedding import Embedder, resolve_model_path
+from app.index.tables import read_tables, write_tables
+from app.ingest.chunking import chunk_documents
+from app.ingest.files import load_corpus
 from app.settings import Settings
+from app.types import Chunk, Document
 from tests.conftest import ROOT, copy_corpus, make_settings
 
 
@@ -89,10 +95,39 @@ def test_manifest_records_what_the_index_was_built_with(small_index: Settings) -
     }
     assert manifest["counts"]["chunks"] > 10
     files = set(manifest["files"])
-    assert {"chunks.jsonl", "documents.jsonl", "dense.faiss", "bm25/document_frequencies.json"} <= files
+    assert {"chunks.npy", "texts.utf8", "documents.json", "headings.json", "dense.faiss"} <= files
+    assert "bm25/document_frequencies.json" in files
     assert "vectors.npy" not in manifest["files"]  # the vectors are kept once, in dense.faiss
     assert manifest["format_version"] == store.FORMAT_VERSION
     assert manifest["created_at"]
+
+
+def test_documents_and_chunks_read_back_as_they_were_made(small_index: Settings) -> None:
+    documents = load_corpus(small_index.corpus_dir, small_index.max_file_mb).documents
+    made = chunk_documents(documents, small_index.chunk_size, small_index.chunk_overlap)
+    assert any(not c.text.isascii() for c in made)
+    assert any(c.headings for c in made)
+    index = store.load_index(small_index.index_dir)
+    assert len(index.chunks) == len(made)
+    assert list(index.chunks) == made
+    assert index.chunks[-1] == made[-1]
+    assert index.chunks[2:5] == made[2:5]
+    assert dict(index.documents) == {d.id: d for d in documents}
+    assert "no-such-document.md" not in index.documents
+    assert index.chunks_per_document == Counter(c.doc_id for c in made)
+    index.unpin()
+
+
+def test_a_chunk_that_is_not_a_span_of_its_document_is_refused(tmp_path: Path) -> None:
+    document = Document(id="a.md", title="A", text="Héllo wörld, and more.")
+    chunk = Chunk("a.md#0", "a.md", 0, 0, 5, "Héllo", "A")
+    write_tables(tmp_path, [document], [chunk])
+    _documents, chunks = read_tables(tmp_path)
+    assert chunks[0] == chunk
+    with pytest.raises(ValueError, match="not a span"):
+        write_tables(tmp_path, [document], [dataclasses.replace(chunk, text="Hello")])
+    with pytest.raises(ValueError, match="not a span"):
+        write_tables(tmp_path, [document], [dataclasses.replace(chunk, title="B")])
 
 
 def test_vectors_are_kept_once_and_read_in_place(small_index: Settings, embedder: Embedder) -> None:
