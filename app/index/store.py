@@ -9,8 +9,9 @@
         documents.json     the documents' other fields, one list per field
         chunks.npy         one row of integers per chunk, row i ↔ vector i (app/index/tables.py)
         headings.json      the distinct heading paths the chunks point at
-        dense.faiss        FAISS index holding the vectors, float32 (chunks, dimension), each once; also
-                           the embedding cache for rebuilds
+        dense.faiss        FAISS index holding the vectors, float32 (chunks, dimension), each once: exact, or
+                           past `exact_search_limit` chunks IVF (manifest's `dense` says which, with its
+                           lists and probes); also the embedding cache for rebuilds
         bm25/              bm25s index (.npy + JSON) and each term's document frequency (JSON)
       .lock                held while a build runs
 
@@ -79,6 +80,7 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     model_hash: str = ""  # the encoder's content hash: cached vectors are reused only from the same weights and encoder
     encoder: str = "torch"  # which encoder made the vectors (settings' `encoder`); indexes before it were all torch
+    dense: dict[str, Any] = field(default_factory=dict)  # the dense index's kind and parameters (DenseIndex.parameters)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,7 +146,7 @@ def write_index(
     index_dir: Path,
     documents: list[Document],
     chunks: list[Chunk],
-    vectors: np.ndarray,
+    dense: DenseIndex,
     manifest: Manifest,
 ) -> Path:
     """Write a complete build, then make it current. Call inside `build_lock`. Returns the build folder."""
@@ -158,11 +160,12 @@ def write_index(
     tmp.mkdir()
     try:
         write_tables(tmp, documents, chunks)
-        DenseIndex.build(vectors).save(tmp / "dense.faiss")
+        dense.save(tmp / "dense.faiss")
         (tmp / "bm25").mkdir()
         LexicalIndex.build([c.embedding_text() for c in chunks]).save(tmp / "bm25")
         files = _sha256_files(tmp, [p.relative_to(tmp).as_posix() for p in sorted(tmp.rglob("*")) if p.is_file()])
-        final_manifest = Manifest(**{**manifest.to_dict(), "files": files, "created_at": stamp})
+        written = {"files": files, "created_at": stamp, "dense": dense.parameters}
+        final_manifest = Manifest(**{**manifest.to_dict(), **written})
         manifest_text = json.dumps(final_manifest.to_dict(), indent=2, ensure_ascii=False)
         (tmp / "manifest.json").write_text(manifest_text, encoding="utf-8")
         (tmp / "manifest.sha256").write_text(_sha256_text(manifest_text) + "\n", encoding="ascii")

@@ -74,7 +74,7 @@ class Retriever:
             fused = lexical_all[ids]
         else:
             ids = np.union1d(dense_ids, _top(lexical_all, n))
-            dense_all = self.index.vectors[ids] @ query_vector
+            dense_all = self.index.dense.rows(ids) @ query_vector
             if self.settings.fusion == "rrf":
                 fused = rrf_fusion(dense_all, lexical_all[ids], self.settings.dense_weight, self.settings.rrf_k)
             else:
