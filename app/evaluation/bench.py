@@ -75,6 +75,7 @@ class Serving:
     extractive_first_ms: float  # the first extractive answer also makes the answerer (its sentence cache is empty)
     extractive_ms: list[float]
     rss_mb: float  # after answering
+    anonymous_mb: float  # the part of it that is the process's own (RssAnon): the rest is mapped files, shared
     torch_imported: bool
     dense: str  # the dense index: "exact", or IVF with its lists and probes
     recall_at_10: float | None  # of the dense search against exact search, for the questions (None: it is exact)
@@ -270,7 +271,7 @@ def serve_figures(settings: Settings, questions: list[str]) -> Serving:
     reader_ms = _time_each(questions, lambda q: assistant.ask(q, answerer="reader"))
     extractive_first_ms = _time_each(questions[:1], lambda q: assistant.ask(q, answerer="extractive"))[0]
     extractive_ms = _time_each(questions, lambda q: assistant.ask(q, answerer="extractive"))
-    rss_mb = _rss_mb()
+    rss_mb, anonymous_mb = _memory_mb("VmRSS"), _memory_mb("RssAnon")
     torch_imported = "torch" in sys.modules
     # the loads are compared after the serving figures, so their copies do not count in its memory
     path, chunks = assistant.index.path, len(assistant.index.chunks)
@@ -278,12 +279,10 @@ def serve_figures(settings: Settings, questions: list[str]) -> Serving:
     unverified_load_s = min(
         _seconds(lambda: store.load_index(settings.index_dir, verify=False).unpin()) for _ in range(2)
     )
-    raw_load_s = min(
-        _seconds(
-            lambda: (DenseIndex.load(path / "dense.faiss", mmap=False), LexicalIndex.load(path / "bm25", chunks))
-        )
-        for _ in range(2)
-    )
+    def raw_load() -> object:
+        return DenseIndex.load(path / "dense.faiss", mmap=False), LexicalIndex.load(path / "bm25", chunks, mmap=False)
+
+    raw_load_s = min(_seconds(raw_load) for _ in range(2))
     dense = assistant.index.dense
     recall = None if dense.exact else dense_recall(dense, [assistant.embedder.encode_query(q) for q in questions])
     kind = "exact" if dense.exact else ", ".join(f"{k} {v}" for k, v in dense.parameters.items())
@@ -297,6 +296,7 @@ def serve_figures(settings: Settings, questions: list[str]) -> Serving:
         extractive_first_ms,
         extractive_ms,
         rss_mb,
+        anonymous_mb,
         torch_imported,
         kind,
         recall,
@@ -367,14 +367,15 @@ def format_bench(run: BenchRun) -> str:
         "## By corpus size (each in a fresh process)",
         "",
         "| corpus | chunks | vectors | index write | index size | bytes/chunk | index load: verified / unverified "
-        "| raw FAISS + bm25s load | load ÷ raw: verified / unverified | ready to answer | RSS | torch loaded |",
+        "| raw FAISS + bm25s load | load ÷ raw: verified / unverified | ready to answer | RSS (own) | torch loaded |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
         *(
             f"| {r.label} | {r.chunks:,} | {r.vectors} | {_optional_s(r.write_s)} | {r.index_bytes / 2**20:.1f} MB "
             f"| {r.index_bytes / r.chunks:,.0f} | {r.serving.load_s:.2f} / {r.serving.unverified_load_s:.2f} s "
             f"| {r.serving.raw_load_s:.2f} s | {_ratio(r.serving.load_s, r.serving.raw_load_s)} / "
             f"{_ratio(r.serving.unverified_load_s, r.serving.raw_load_s)} "
-            f"| {r.serving.ready_s:.1f} s | {r.serving.rss_mb:.0f} MB | {'yes' if r.serving.torch_imported else 'no'} |"
+            f"| {r.serving.ready_s:.1f} s | {r.serving.rss_mb:.0f} MB ({r.serving.anonymous_mb:.0f} MB) "
+            f"| {'yes' if r.serving.torch_imported else 'no'} |"
             for r in run.sizes
         ),
         "",
@@ -410,7 +411,9 @@ def format_bench(run: BenchRun) -> str:
         "answers include retrieval; in brackets, the extractive answerer's first answer (it starts with an empty "
         "sentence-vector cache). Index load: documents, chunks, FAISS and BM25 read, with and without checking "
         "every file's checksum; the raw load reads only the FAISS and bm25s files, with the libraries alone and their "
-        "default reads (`faiss.read_index`, `bm25s.BM25.load`), which copy the files into memory."
+        "default reads (`faiss.read_index`, `bm25s.BM25.load`), which copy the files into memory. RSS in brackets: "
+        "the process's own memory (RssAnon); the rest is pages of the memory-mapped index files, shared by "
+        "every process serving the build."
     )
     return "\n".join(lines)
 
@@ -485,9 +488,10 @@ def _seconds(call: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def _rss_mb() -> float:
+def _memory_mb(field: str) -> float:
+    """A size from /proc/self/status (VmRSS, RssAnon, …) in MB."""
     for line in _read("/proc/self/status").splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
