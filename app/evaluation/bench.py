@@ -7,9 +7,11 @@ in the same run, with the load average and the thread settings:
    (one text, or 32 length-sorted) and with the other thread count (1, or 2 when configured with 1).
 2. A full build of that corpus with each encoder (read, chunk, embed, write).
 3. Serving, each corpus in a fresh process (so its memory is its own): the corpus itself with each
-   encoder, then synthetic corpora of 10k and 100k chunks (1M with `--large`; seeded text and random
-   vectors, `app/evaluation/synthetic.py`): index load time beside a raw FAISS + bm25s load of the
-   same files, retrieval and answer p50/p95, RSS, index bytes per chunk.
+   encoder, then synthetic corpora of 10k and 100k chunks (1M with `--large`; seeded text, and vectors
+   clustered around the corpus's real chunk vectors, `app/evaluation/synthetic.py`): index load time
+   beside a raw FAISS + bm25s load of the same files, retrieval and answer p50/p95 for the real
+   questions, RSS, index bytes per chunk, and the dense index's recall@10 against exact search for the
+   questions' vectors (past `exact_search_limit` chunks the index is approximate).
 A log-log plot of latency and memory against corpus size is saved beside the Markdown report.
 """
 
@@ -67,13 +69,16 @@ class Serving:
     ready_s: float  # Assistant.load: index (checksums verified), encoder, reader
     load_s: float  # the index alone (store.load_index, checksums verified), best of two
     unverified_load_s: float  # the same without checking checksums
-    raw_load_s: float  # the same FAISS and bm25s files read by the libraries alone, best of two
+    raw_load_s: float  # the same FAISS and bm25s files read by the libraries alone (their default reads), best of two
     retrieve_ms: list[float]
     reader_ms: list[float]
     extractive_first_ms: float  # the first extractive answer also makes the answerer (its sentence cache is empty)
     extractive_ms: list[float]
     rss_mb: float  # after answering
+    anonymous_mb: float  # the part of it that is the process's own (RssAnon): the rest is mapped files, shared
     torch_imported: bool
+    dense: str  # the dense index: "exact", or IVF with its lists and probes
+    recall_at_10: float | None  # of the dense search against exact search, for the questions (None: it is exact)
 
 
 @dataclass(frozen=True)
@@ -142,9 +147,10 @@ def run_bench(
                 rebuild_s = build_index(built, embedder=embedders[encoder]).seconds
             rows.append(_size_row(f"{settings.corpus_dir}/", built, f"real ({encoder})", None, questions))
         words = _seed_words(documents)
+        centres = embedders[settings.encoder].encode(texts)  # the synthetic vectors cluster around the real ones
         for size in sizes:
             progress(f"synthetic corpus of {size:,} chunks …")
-            rows.append(_synthetic_row(settings, size, words, Path(tmp), questions))
+            rows.append(_synthetic_row(settings, size, words, centres, Path(tmp), questions))
     threads = {
         "encoder_threads": settings.encoder_threads,
         "torch": torch_threads(),
@@ -217,13 +223,15 @@ def _seed_words(documents: Sequence[Any]) -> list[str]:
     return seed_words([d.text for d in documents])
 
 
-def _synthetic_row(settings: Settings, size: int, words: list[str], tmp: Path, questions: list[str]) -> SizeRow:
+def _synthetic_row(
+    settings: Settings, size: int, words: list[str], centres: np.ndarray, tmp: Path, questions: list[str]
+) -> SizeRow:
     from app.evaluation.synthetic import synthetic_corpus
     from app.index import store
     from app.index.build import write_vectors
 
-    corpus = synthetic_corpus(size, words, settings.chunk_size, 384, seed=SEED)
-    # random vectors sit far from every question: with the similarity floor on, the reader would not even read
+    corpus = synthetic_corpus(size, words, settings.chunk_size, centres.shape[1], seed=SEED, centres=centres)
+    # the floor is off so that every answer is read in full (with it, an off-topic question stops before the reader)
     target = settings.replace(
         index_dir=tmp / f"synthetic-{size}", corpus_dir=tmp / "no-corpus", reader_min_similarity=-1.0
     )
@@ -263,7 +271,7 @@ def serve_figures(settings: Settings, questions: list[str]) -> Serving:
     reader_ms = _time_each(questions, lambda q: assistant.ask(q, answerer="reader"))
     extractive_first_ms = _time_each(questions[:1], lambda q: assistant.ask(q, answerer="extractive"))[0]
     extractive_ms = _time_each(questions, lambda q: assistant.ask(q, answerer="extractive"))
-    rss_mb = _rss_mb()
+    rss_mb, anonymous_mb = _memory_mb("VmRSS"), _memory_mb("RssAnon")
     torch_imported = "torch" in sys.modules
     # the loads are compared after the serving figures, so their copies do not count in its memory
     path, chunks = assistant.index.path, len(assistant.index.chunks)
@@ -271,10 +279,13 @@ def serve_figures(settings: Settings, questions: list[str]) -> Serving:
     unverified_load_s = min(
         _seconds(lambda: store.load_index(settings.index_dir, verify=False).unpin()) for _ in range(2)
     )
-    raw_load_s = min(
-        _seconds(lambda: (DenseIndex.load(path / "dense.faiss"), LexicalIndex.load(path / "bm25", chunks)))
-        for _ in range(2)
-    )
+    def raw_load() -> object:
+        return DenseIndex.load(path / "dense.faiss", mmap=False), LexicalIndex.load(path / "bm25", chunks, mmap=False)
+
+    raw_load_s = min(_seconds(raw_load) for _ in range(2))
+    dense = assistant.index.dense
+    recall = None if dense.exact else dense_recall(dense, [assistant.embedder.encode_query(q) for q in questions])
+    kind = "exact" if dense.exact else ", ".join(f"{k} {v}" for k, v in dense.parameters.items())
     return Serving(
         ready_s,
         load_s,
@@ -285,8 +296,22 @@ def serve_figures(settings: Settings, questions: list[str]) -> Serving:
         extractive_first_ms,
         extractive_ms,
         rss_mb,
+        anonymous_mb,
         torch_imported,
+        kind,
+        recall,
     )
+
+
+def dense_recall(dense: Any, queries: list[np.ndarray], k: int = 10) -> float:
+    """Recall@k of `dense.search` against exact search over the same vectors, for `queries`."""
+    from app.index.dense import recall_at_10
+
+    vectors = dense.vectors  # all of them, in row order (for an IVF index a copy, made once here)
+    scores = np.stack(queries) @ vectors.T
+    exact = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    found = [dense.search(query, k)[1] for query in queries]
+    return recall_at_10(found, list(exact))
 
 
 def machine() -> dict[str, str]:
@@ -342,20 +367,25 @@ def format_bench(run: BenchRun) -> str:
         "## By corpus size (each in a fresh process)",
         "",
         "| corpus | chunks | vectors | index write | index size | bytes/chunk | index load: verified / unverified "
-        "| raw FAISS + bm25s load | ready to answer | RSS | torch loaded |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| raw FAISS + bm25s load | load ÷ raw: verified / unverified | ready to answer | RSS (own) | torch loaded |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
         *(
             f"| {r.label} | {r.chunks:,} | {r.vectors} | {_optional_s(r.write_s)} | {r.index_bytes / 2**20:.1f} MB "
             f"| {r.index_bytes / r.chunks:,.0f} | {r.serving.load_s:.2f} / {r.serving.unverified_load_s:.2f} s "
-            f"| {r.serving.raw_load_s:.2f} s "
-            f"| {r.serving.ready_s:.1f} s | {r.serving.rss_mb:.0f} MB | {'yes' if r.serving.torch_imported else 'no'} |"
+            f"| {r.serving.raw_load_s:.2f} s | {_ratio(r.serving.load_s, r.serving.raw_load_s)} / "
+            f"{_ratio(r.serving.unverified_load_s, r.serving.raw_load_s)} "
+            f"| {r.serving.ready_s:.1f} s | {r.serving.rss_mb:.0f} MB ({r.serving.anonymous_mb:.0f} MB) "
+            f"| {'yes' if r.serving.torch_imported else 'no'} |"
             for r in run.sizes
         ),
         "",
-        "| corpus | retrieval p50 / p95 | reader answer p50 / p95 | extractive answer p50 / p95 (first) |",
-        "|---|---|---|---|",
+        "| corpus | dense index | recall@10 against exact | retrieval p50 / p95 | reader answer p50 / p95 "
+        "| extractive answer p50 / p95 (first) |",
+        "|---|---|---|---|---|---|",
         *(
-            f"| {r.label} | {_p(r.serving.retrieve_ms)} | {_p(r.serving.reader_ms)} "
+            f"| {r.label} | {r.serving.dense} "
+            f"| {'exact' if r.serving.recall_at_10 is None else f'{r.serving.recall_at_10:.3f}'} "
+            f"| {_p(r.serving.retrieve_ms)} | {_p(r.serving.reader_ms)} "
             f"| {_p(r.serving.extractive_ms)} ({r.serving.extractive_first_ms:,.0f} ms) |"
             for r in run.sizes
         ),
@@ -366,18 +396,24 @@ def format_bench(run: BenchRun) -> str:
         onnx = run.encoders[2]  # the onnx encoder as configured
         largest = synthetic[-1].chunks
         lines += [
-            "Synthetic corpora: seeded text (Zipf-drawn words of the corpus and made-up ones) and random unit "
-            "vectors, so no encoder time is in their index write; embedding "
-            f"{largest:,} chunks at the onnx rate measured above would take about "
-            f"{largest / onnx.chunks_per_s / 3600:.1f} h. Retrieval embeds each question for real; the reader "
-            "reads every answer's passages (its similarity floor, which random vectors would trip, is off).",
+            "Synthetic corpora: seeded text (Zipf-drawn words of the corpus and made-up ones) and unit vectors "
+            "clustered around the corpus's real chunk vectors (each document near one of them, each chunk near "
+            "its document), so that approximate search is measured on neighbourhoods like real ones, not on "
+            "random vectors, where its recall would mean nothing. No encoder time is in their index write; "
+            f"embedding {largest:,} chunks at the onnx rate measured above would take about "
+            f"{largest / onnx.chunks_per_s / 3600:.1f} h. Retrieval embeds each question for real (the eval "
+            "questions), and recall@10 compares the dense index's top 10 for those question vectors with an "
+            "exact search; the reader reads every answer's passages (its similarity floor is off).",
             "",
         ]
     lines.append(
         "Latency in ms over the questions (nearest-rank percentiles); retrieval includes embedding the question; "
         "answers include retrieval; in brackets, the extractive answerer's first answer (it starts with an empty "
         "sentence-vector cache). Index load: documents, chunks, FAISS and BM25 read, with and without checking "
-        "every file's checksum; the raw load reads only the FAISS and bm25s files, with the libraries alone."
+        "every file's checksum; the raw load reads only the FAISS and bm25s files, with the libraries alone and their "
+        "default reads (`faiss.read_index`, `bm25s.BM25.load`), which copy the files into memory. RSS in brackets: "
+        "the process's own memory (RssAnon); the rest is pages of the memory-mapped index files, shared by "
+        "every process serving the build."
     )
     return "\n".join(lines)
 
@@ -452,9 +488,10 @@ def _seconds(call: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def _rss_mb() -> float:
+def _memory_mb(field: str) -> float:
+    """A size from /proc/self/status (VmRSS, RssAnon, …) in MB."""
     for line in _read("/proc/self/status").splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -472,6 +509,10 @@ def _load(load: tuple[float, float, float]) -> str:
 
 def _p(ms: list[float]) -> str:
     return f"{statistics.median(ms):,.1f} / {percentile(ms, 95):,.1f} ms"
+
+
+def _ratio(seconds: float, baseline: float) -> str:
+    return f"{seconds / baseline:.1f}×" if baseline > 0 else "–"
 
 
 def _optional_s(seconds: float | None) -> str:

@@ -6,8 +6,12 @@ They measure what size costs (index writing, loading, memory, search and answer 
   that many words (30·√tokens), so the keyword index grows as a real one would. The eval questions
   then hit real postings lists.
 - Chunks: `CHUNKS_PER_DOCUMENT` per document, each about `chunk_size` characters, with exact spans.
-- Vectors: seeded random unit vectors. Exact search costs the same for any vectors of this shape;
-  what they retrieve means nothing, and no encoder time is included (the bench says so).
+- Vectors: a seeded two-level mixture around `centres` (the bench passes the real corpus's chunk
+  vectors): each document draws a centre and lies near it, each chunk near its document. Exact search
+  costs the same for any vectors of this shape, but approximate search (IVF) is only as good as the
+  data is clustered: on random vectors its recall would mean nothing, on these the real questions'
+  vectors find neighbours as they would near real chunks. What they retrieve still means nothing, and
+  no encoder time is included (the bench says so).
 """
 
 from __future__ import annotations
@@ -26,6 +30,11 @@ from app.types import Chunk, Document
 CHUNKS_PER_DOCUMENT = 20
 WORDS_PER_SENTENCE = (8, 18)
 HEAPS_K = 30  # vocabulary ≈ HEAPS_K · √tokens, a typical English Heaps' law
+# Length of the noise added to a centre for a document, and to a document's vector for a chunk: a chunk
+# keeps cosine ≈ 0.8 to its centre and ≈ 0.9 to its document's other chunks, about as near as real ones
+DOCUMENT_SPREAD = 0.6
+CHUNK_SPREAD = 0.35
+RANDOM_CENTRES = 64  # when no centres are given
 _SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
 
 
@@ -44,9 +53,15 @@ def seed_words(texts: Sequence[str]) -> list[str]:
 
 
 def synthetic_corpus(
-    n_chunks: int, words: Sequence[str], chunk_size: int, dimension: int, seed: int = 16
+    n_chunks: int,
+    words: Sequence[str],
+    chunk_size: int,
+    dimension: int,
+    seed: int = 16,
+    centres: np.ndarray | None = None,
 ) -> SyntheticCorpus:
-    """`n_chunks` chunks of seeded text in documents of CHUNKS_PER_DOCUMENT, with random unit vectors."""
+    """`n_chunks` chunks of seeded text in documents of CHUNKS_PER_DOCUMENT, with unit vectors clustered
+    around `centres` ((any, dimension) unit rows; seeded random ones when None)."""
     rng = np.random.default_rng(seed)
     mean_sentence = sum(WORDS_PER_SENTENCE) / 2
     average_word = 7  # characters with the space, about what the draw below gives
@@ -84,9 +99,31 @@ def synthetic_corpus(
         documents.append(document)
         for number, ((start, end), text) in enumerate(zip(spans, pieces, strict=True)):
             chunks.append(Chunk(f"{doc_id}#{number}", doc_id, number, start, end, text, title))
-    vectors = rng.standard_normal((n_chunks, dimension), dtype=np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = _clustered_vectors(rng, n_chunks, dimension, centres)
     return SyntheticCorpus(documents, chunks, vectors, len(vocabulary))
+
+
+def _clustered_vectors(
+    rng: np.random.Generator, n_chunks: int, dimension: int, centres: np.ndarray | None
+) -> np.ndarray:
+    """Unit vectors near their document's, documents near a centre each (see the module's docstring)."""
+    if centres is None:
+        centres = _unit(rng.standard_normal((RANDOM_CENTRES, dimension), dtype=np.float32))
+    n_documents = -(-n_chunks // CHUNKS_PER_DOCUMENT)
+    picked = centres[rng.integers(0, len(centres), size=n_documents)].astype(np.float32)
+    noise = rng.standard_normal((n_documents, dimension), dtype=np.float32)
+    document_vectors = _unit(picked + DOCUMENT_SPREAD * _unit(noise))
+    vectors = np.repeat(document_vectors, CHUNKS_PER_DOCUMENT, axis=0)[:n_chunks]
+    for first in range(0, n_chunks, 100_000):  # in slices: the noise of a million rows at once is 1.5 GB more
+        rows = vectors[first : first + 100_000]
+        noise = rng.standard_normal(rows.shape, dtype=np.float32)
+        vectors[first : first + 100_000] = _unit(rows + CHUNK_SPREAD * _unit(noise))
+    return vectors
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    unit: np.ndarray = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return unit
 
 
 def _pseudo_word(rank: int) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 
 from app.errors import AskdocsError
 from app.index import store
+from app.index.dense import DenseIndex
 from app.index.embedding import Embedder
 from app.ingest.chunking import chunk_documents
 from app.ingest.files import Problem, corpus_files, load_corpus
@@ -141,7 +142,8 @@ def write_vectors(
         model_hash=model_hash,
         encoder=encoder,
     )
-    path = store.write_index(settings.index_dir, documents, chunks, vectors, manifest)
+    dense = DenseIndex.build(vectors, exact_limit=settings.exact_search_limit, recall=settings.ann_recall)
+    path = store.write_index(settings.index_dir, documents, chunks, dense, manifest)
     return BuildReport(
         path=path,
         documents=len(documents),

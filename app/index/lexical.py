@@ -82,10 +82,11 @@ class LexicalIndex:
         (folder / DOCUMENT_FREQUENCIES).write_text(text, encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: Path, size: int) -> LexicalIndex:
+    def load(cls, folder: Path, size: int, mmap: bool = True) -> LexicalIndex:
+        """Read the index; with `mmap` its score arrays stay in their files (mapped, shared between processes)."""
         import bm25s
 
-        bm25 = bm25s.BM25.load(str(folder), show_progress=False, allow_pickle=False)
+        bm25 = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False, allow_pickle=False)
         stored = json.loads((folder / DOCUMENT_FREQUENCIES).read_text(encoding="utf-8"))
         if stored["chunks"] != size:
             raise ValueError(f"{DOCUMENT_FREQUENCIES} counts {stored['chunks']} chunks, the index {size}")

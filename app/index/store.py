@@ -5,17 +5,21 @@
       builds/20251125T161500Z-4242/
         manifest.json      model, encoder (their content hash), dimension, chunking, document hashes, counts, checksums
         manifest.sha256    the manifest's own checksum: a flipped bit in it is caught like one in any file
-        documents.jsonl    one Document per line (its full text, for the source view)
-        chunks.jsonl       one Chunk per line, row i ↔ vector i
-        dense.faiss        FAISS index holding the vectors, float32 (chunks, dimension), each once; also
-                           the embedding cache for rebuilds
+        texts.utf8         every document's text (for the source view); a chunk's text is a span of it
+        documents.json     the documents' other fields, one list per field
+        chunks.npy         one row of integers per chunk, row i ↔ vector i (app/index/tables.py)
+        headings.json      the distinct heading paths the chunks point at
+        dense.faiss        FAISS index holding the vectors, float32 (chunks, dimension), each once: exact, or
+                           past `exact_search_limit` chunks IVF (manifest's `dense` says which, with its
+                           lists and probes); also the embedding cache for rebuilds
         bm25/              bm25s index (.npy + JSON) and each term's document frequency (JSON)
       .lock                held while a build runs
 
 A build is written to a temporary folder, renamed, then `current` is replaced
 by a new symlink in one `rename`: a reader sees the old index or the new one,
 never half of either, and a crash mid-build leaves the old one in place.
-No pickle anywhere: `.npy` files load with allow_pickle=False.
+No pickle anywhere: `.npy` files load with allow_pickle=False. Loading is reading: the chunk table
+and the texts are memory-mapped, and a chunk is made when it is read.
 
 A process that serves a build pins it (a shared `flock` on the build's folder, held
 while the build is loaded); a new build prunes old ones but never a pinned one, so a
@@ -35,6 +39,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,15 +49,18 @@ import numpy as np
 from app.errors import BuildLockedError, IndexCorruptError, IndexMismatchError, IndexMissingError
 from app.index.dense import DenseIndex
 from app.index.lexical import DOCUMENT_FREQUENCIES, LexicalIndex
-from app.jsonl import read_jsonl, write_jsonl
+from app.index.tables import FILES as TABLE_FILES
+from app.index.tables import ChunkTable, DocumentTable, read_tables, write_tables
 from app.settings import Settings
 from app.types import Chunk, Document
 
-FORMAT_VERSION = 3  # 2: manifest.sha256, model_hash; 3: vectors only in dense.faiss, document frequencies
+# 2: manifest.sha256, model_hash; 3: vectors only in dense.faiss, document frequencies;
+# 4: documents and chunks as memory-mapped columns (app/index/tables.py) instead of JSON Lines
+FORMAT_VERSION = 4
 SPLITTER = "langchain-recursive/sentence-v1"
 KEEP_BUILDS = 2  # the current one and the one before it (pinned builds are kept besides)
 # every build has these; a manifest that lists fewer has been tampered with (`"files": {}` must not turn checks off)
-REQUIRED_FILES = ("documents.jsonl", "chunks.jsonl", "dense.faiss", f"bm25/{DOCUMENT_FREQUENCIES}")
+REQUIRED_FILES = (*TABLE_FILES, "dense.faiss", f"bm25/{DOCUMENT_FREQUENCIES}")
 REBUILD_HINT = "run `askdocs index` to rebuild it"
 
 
@@ -72,6 +80,7 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     model_hash: str = ""  # the encoder's content hash: cached vectors are reused only from the same weights and encoder
     encoder: str = "torch"  # which encoder made the vectors (settings' `encoder`); indexes before it were all torch
+    dense: dict[str, Any] = field(default_factory=dict)  # the dense index's kind and parameters (DenseIndex.parameters)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,12 +88,16 @@ class Manifest:
 
 @dataclass
 class LoadedIndex:
-    """An index read into memory. Row i of `vectors` and of the dense and lexical indexes is `chunks[i]`."""
+    """An index, opened. Row i of `vectors` and of the dense and lexical indexes is `chunks[i]`.
+
+    `documents` and `chunks` are read-only views of the build's files: each Document and Chunk is made
+    when it is looked up, so opening a million chunks costs no more than opening ten.
+    """
 
     path: Path
     manifest: Manifest
-    documents: dict[str, Document]
-    chunks: list[Chunk]
+    documents: DocumentTable
+    chunks: ChunkTable
     dense: DenseIndex
     lexical: LexicalIndex
     pin: int | None = None  # descriptor holding the build's shared lock (see `unpin`)
@@ -96,7 +109,7 @@ class LoadedIndex:
 
     @functools.cached_property
     def chunks_per_document(self) -> Counter[str]:
-        return Counter(chunk.doc_id for chunk in self.chunks)
+        return self.chunks.per_document()
 
     def unpin(self) -> None:
         """Let a later build prune this one (call when it is no longer served)."""
@@ -133,7 +146,7 @@ def write_index(
     index_dir: Path,
     documents: list[Document],
     chunks: list[Chunk],
-    vectors: np.ndarray,
+    dense: DenseIndex,
     manifest: Manifest,
 ) -> Path:
     """Write a complete build, then make it current. Call inside `build_lock`. Returns the build folder."""
@@ -146,13 +159,13 @@ def write_index(
     tmp = builds / f".tmp-{name}"
     tmp.mkdir()
     try:
-        write_jsonl(tmp / "documents.jsonl", (d.to_dict() for d in documents))
-        write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in chunks))
-        DenseIndex.build(vectors).save(tmp / "dense.faiss")
+        write_tables(tmp, documents, chunks)
+        dense.save(tmp / "dense.faiss")
         (tmp / "bm25").mkdir()
         LexicalIndex.build([c.embedding_text() for c in chunks]).save(tmp / "bm25")
-        files = {p.relative_to(tmp).as_posix(): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
-        final_manifest = Manifest(**{**manifest.to_dict(), "files": files, "created_at": stamp})
+        files = _sha256_files(tmp, [p.relative_to(tmp).as_posix() for p in sorted(tmp.rglob("*")) if p.is_file()])
+        written = {"files": files, "created_at": stamp, "dense": dense.parameters}
+        final_manifest = Manifest(**{**manifest.to_dict(), **written})
         manifest_text = json.dumps(final_manifest.to_dict(), indent=2, ensure_ascii=False)
         (tmp / "manifest.json").write_text(manifest_text, encoding="utf-8")
         (tmp / "manifest.sha256").write_text(_sha256_text(manifest_text) + "\n", encoding="ascii")
@@ -203,15 +216,9 @@ def current_build_name(index_dir: Path) -> str:
 def _read_build(path: Path, verify: bool, pin: int | None) -> LoadedIndex:
     manifest = read_manifest(path)
     if verify:
-        for rel, expected in manifest.files.items():
-            file = path / rel
-            if not file.is_file():
-                raise IndexCorruptError(f"index file {file} is missing; {REBUILD_HINT}")
-            if _sha256(file) != expected:
-                raise IndexCorruptError(f"index file {file} is damaged (checksum mismatch); {REBUILD_HINT}")
+        verify_files(path, manifest.files)
     try:
-        documents = {d["id"]: _document(d) for _, d in read_jsonl(path / "documents.jsonl")}
-        chunks = [Chunk.from_dict(c) for _, c in read_jsonl(path / "chunks.jsonl")]
+        documents, chunks = read_tables(path)
         dense = DenseIndex.load(path / "dense.faiss")
         lexical = LexicalIndex.load(path / "bm25", size=len(chunks))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
@@ -219,6 +226,22 @@ def _read_build(path: Path, verify: bool, pin: int | None) -> LoadedIndex:
     if len(chunks) != len(dense):
         raise IndexCorruptError(f"index in {path} is inconsistent (chunk and vector counts differ); {REBUILD_HINT}")
     return LoadedIndex(path, manifest, documents, chunks, dense, lexical, pin)
+
+
+def verify_files(build: Path, checksums: dict[str, str]) -> None:
+    """Raise IndexCorruptError unless every listed file is there with its checksum.
+
+    Checked before any file is parsed, so no damaged or altered file reaches FAISS or numpy. The files
+    are hashed in parallel threads (hashlib releases the GIL while it hashes), which at a million chunks
+    is the difference between the 2.5 GB taking one core's time and the largest file's.
+    """
+    for rel in checksums:
+        if not (build / rel).is_file():
+            raise IndexCorruptError(f"index file {build / rel} is missing; {REBUILD_HINT}")
+    actual = _sha256_files(build, list(checksums))
+    for rel, expected in checksums.items():
+        if actual[rel] != expected:
+            raise IndexCorruptError(f"index file {build / rel} is damaged (checksum mismatch); {REBUILD_HINT}")
 
 
 def read_manifest(build: Path) -> Manifest:
@@ -292,10 +315,6 @@ def file_hash(path: Path) -> str:
     return _sha256(path)
 
 
-def _document(data: dict[str, Any]) -> Document:
-    return Document(**{**data, "sources": tuple(data["sources"]), "page_starts": tuple(data["page_starts"])})
-
-
 def _swap_current(index_dir: Path, build: Path) -> None:
     tmp_link = index_dir / f".current-{os.getpid()}"
     with contextlib.suppress(FileNotFoundError):
@@ -337,6 +356,13 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+def _sha256_files(folder: Path, names: list[str]) -> dict[str, str]:
+    """Each file's checksum, largest files first across one thread per core."""
+    by_size = sorted(names, key=lambda rel: -(folder / rel).stat().st_size)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return dict(zip(by_size, pool.map(lambda rel: _sha256(folder / rel), by_size), strict=True))
+
+
 def _sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -361,10 +387,8 @@ def embedding_cache(index_dir: Path, model: str, model_hash: str) -> dict[str, n
         manifest = read_manifest(path)
         if manifest.model != model or not model_hash or manifest.model_hash != model_hash:
             return {}
-        for name in ("chunks.jsonl", "dense.faiss"):
-            if _sha256(path / name) != manifest.files[name]:
-                return {}
-        chunks = [Chunk.from_dict(c) for _, c in read_jsonl(path / "chunks.jsonl")]
+        verify_files(path, {name: manifest.files[name] for name in (*TABLE_FILES, "dense.faiss")})
+        _documents, chunks = read_tables(path)
         vectors = np.array(DenseIndex.load(path / "dense.faiss").vectors)  # a copy: the index goes out of scope
     except (
         OSError,

@@ -16,7 +16,7 @@ import numpy as np
 from app.index import store
 from app.index.embedding import Embedder
 from app.index.store import LoadedIndex
-from app.search.fusion import rrf_fusion, zscore_fusion
+from app.search.fusion import rrf_fusion, top_indices, zscore_fusion
 from app.settings import Settings
 from app.types import Passage
 
@@ -69,12 +69,12 @@ class Retriever:
             ids, fused = dense_ids, dense_scores
             dense_all = dense_scores
         elif mode == "bm25":
-            ids = _top(lexical_all, n)
+            ids = top_indices(lexical_all, n)
             ids = ids[lexical_all[ids] > 0]
             fused = lexical_all[ids]
         else:
-            ids = np.union1d(dense_ids, _top(lexical_all, n))
-            dense_all = self.index.vectors[ids] @ query_vector
+            ids = np.union1d(dense_ids, top_indices(lexical_all, n))
+            dense_all = self.index.dense.rows(ids) @ query_vector
             if self.settings.fusion == "rrf":
                 fused = rrf_fusion(dense_all, lexical_all[ids], self.settings.dense_weight, self.settings.rrf_k)
             else:
@@ -91,10 +91,3 @@ class Retriever:
             )
             for rank, i in enumerate(order, start=1)
         ]
-
-
-def _top(scores: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the n largest scores, best first."""
-    n = min(n, len(scores))
-    top = np.argpartition(-scores, n - 1)[:n]
-    return top[np.argsort(-scores[top], kind="stable")]

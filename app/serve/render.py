@@ -69,7 +69,7 @@ class Renderer:
         self.root_path = root_path
 
     @property
-    def documents(self) -> dict[str, Document]:
+    def documents(self) -> Mapping[str, Document]:
         return self.assistant.index.documents  # the build served now: it changes when a new one is loaded
 
     def question(self, question: str) -> str:

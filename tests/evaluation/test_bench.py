@@ -35,10 +35,24 @@ def test_synthetic_corpus_is_seeded_with_exact_spans_and_unit_vectors() -> None:
     assert [c.text for c in other.chunks] != [c.text for c in corpus.chunks]
 
 
+def test_synthetic_vectors_cluster_around_the_centres_given() -> None:
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(12, 384)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    corpus = synthetic_corpus(600, WORDS, 400, 384, seed=3, centres=centres)
+    assert np.allclose(np.linalg.norm(corpus.vectors, axis=1), 1.0, atol=1e-5)
+    nearest_centre = (corpus.vectors @ centres.T).max(axis=1)
+    assert (nearest_centre > 0.7).all()  # every vector near one of the centres: not random in 384 dimensions
+    first, second = corpus.vectors[:CHUNKS_PER_DOCUMENT], corpus.vectors[CHUNKS_PER_DOCUMENT : 2 * CHUNKS_PER_DOCUMENT]
+    assert float((first @ first.T).mean()) > 0.85  # a document's chunks lie near each other
+    assert float(np.abs(first @ second.T).mean()) < float((first @ first.T).mean())
+
+
 @pytest.fixture(scope="module")
 def bench(small_index: Settings, tmp_path_factory: pytest.TempPathFactory) -> tuple[BenchRun, Path]:
     out = tmp_path_factory.mktemp("bench")
-    run = run_bench(small_index, sizes=(600,), n_questions=3, rounds=1)
+    # past 300 chunks the dense index is IVF: the synthetic corpus is searched approximately, the real one exactly
+    run = run_bench(small_index.replace(exact_search_limit=300), sizes=(600,), n_questions=3, rounds=1)
     return run, out
 
 
@@ -78,8 +92,12 @@ def test_every_corpus_is_served_in_a_fresh_process(bench: tuple[BenchRun, Path])
         assert len(serving.retrieve_ms) == len(serving.reader_ms) == len(serving.extractive_ms) == run.questions == 3
         assert serving.raw_load_s > 0
         assert 0 < serving.load_s < serving.ready_s
-        assert serving.rss_mb > 50
+        assert serving.rss_mb > serving.anonymous_mb > 50
         assert row.index_bytes > row.chunks * 384 * 4  # at least the vectors
+    assert (torch_row.serving.dense, torch_row.serving.recall_at_10) == ("exact", None)
+    assert synthetic.serving.dense.startswith("type ivf-flat, nlist 24, nprobe ")
+    assert synthetic.serving.recall_at_10 is not None
+    assert 0.5 <= synthetic.serving.recall_at_10 <= 1.0
 
 
 def test_report_and_plot_are_written(bench: tuple[BenchRun, Path]) -> None:
@@ -88,7 +106,9 @@ def test_report_and_plot_are_written(bench: tuple[BenchRun, Path]) -> None:
     for expected in ("Load average (1, 5, 15 min)", "Threads: encoder_threads 2", "cores (nproc)", "CPU ", "RAM "):
         assert expected in text
     assert "| synthetic 600 | 600 | synthetic |" in text
-    assert "random unit vectors" in text
+    assert "clustered around the corpus's real chunk vectors" in text
+    assert "corpus/ | exact | exact |" in text
+    assert "| synthetic 600 | type ivf-flat, nlist 24, nprobe " in text
     report = (out / REPORT_FILE).read_text()
     assert report.startswith("# askdocs bench")
     assert f"![Latency and memory against corpus size]({PLOT_FILE})" in report

@@ -1,5 +1,6 @@
 """The index through its public API: real model, real FAISS, real files on disk."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -7,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +18,13 @@ from app.assistant import Assistant
 from app.errors import AskdocsError, BuildLockedError, IndexCorruptError, IndexMismatchError, IndexMissingError
 from app.index import store
 from app.index.build import build_index
-from app.index.dense import DenseIndex
+from app.index.dense import DenseIndex, recall_at_10
 from app.index.embedding import Embedder, resolve_model_path
+from app.index.tables import read_tables, write_tables
+from app.ingest.chunking import chunk_documents
+from app.ingest.files import load_corpus
 from app.settings import Settings
+from app.types import Chunk, Document
 from tests.conftest import ROOT, copy_corpus, make_settings
 
 
@@ -52,6 +58,57 @@ def test_faiss_search_equals_numpy_cosine_top_k() -> None:
     assert np.allclose(scores, (vectors @ query)[expected], atol=1e-5)
     with pytest.raises(ValueError, match="shape"):
         DenseIndex.build(vectors).search(query[:5], 3)
+
+
+def _clustered(rng: np.random.Generator, n: int, dimension: int = 48, clusters: int = 40) -> np.ndarray:
+    centres = rng.normal(size=(clusters, dimension))
+    vectors = centres[rng.integers(0, clusters, size=n)] + 0.5 * rng.normal(size=(n, dimension)) / np.sqrt(dimension)
+    unit: np.ndarray = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    return unit
+
+
+def test_past_the_exact_limit_the_dense_index_is_ivf_with_the_recall_asked_for(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    vectors = _clustered(rng, 8000)
+    assert DenseIndex.build(vectors, exact_limit=8000).parameters == {"type": "flat"}
+    dense = DenseIndex.build(vectors, exact_limit=1000, recall=0.95)
+    parameters = dense.parameters
+    assert parameters["type"] == "ivf-flat"
+    assert parameters["nlist"] == 89  # √8000
+    assert 1 <= parameters["nprobe"] < 89  # fewer lists than all of them: not an exact search in disguise
+    assert parameters["calibrated_recall@10"] >= 0.95
+    assert not dense.exact
+
+    queries = _clustered(np.random.default_rng(6), 100)  # not rows of the index: held out
+    exact = [np.argsort(-(vectors @ q))[:10] for q in queries]
+    found = [dense.search(q, 10)[1] for q in queries]
+    assert recall_at_10(found, exact) >= 0.9
+    assert recall_at_10([f[:5] for f in found], exact) <= 0.5  # the measure can fail
+
+    dense.save(tmp_path / "dense.faiss")
+    loaded = DenseIndex.load(tmp_path / "dense.faiss")  # memory-mapped
+    assert loaded.parameters["nprobe"] == parameters["nprobe"]
+    assert [list(loaded.search(q, 10)[1]) for q in queries] == [list(ids) for ids in found]
+    ids = np.array([0, 4321, 7999, 17])
+    assert np.array_equal(loaded.rows(ids), vectors[ids])  # any row read back, though kept in lists
+    assert np.array_equal(loaded.vectors, vectors)
+
+
+def test_a_corpus_past_the_exact_limit_is_searched_the_same_with_ivf(tmp_path: Path, embedder: Embedder) -> None:
+    copy_corpus(tmp_path / "corpus", ["carney-mexico-visit.md", "plan-mexico.md", "southeast-gateway-pipeline.md"])
+    exact_settings = make_settings(tmp_path)
+    build_index(exact_settings, embedder=embedder)
+    question = "How much was bilateral trade in 2024?"
+    exact = Assistant.load(exact_settings, embedder=embedder).retrieve(question)
+    ivf_settings = exact_settings.replace(exact_search_limit=10)
+    report = build_index(ivf_settings, embedder=embedder)
+    assert report.reused == report.chunks  # the vectors are read back from the IVF index for the next build
+    manifest = store.read_manifest(store.current_path(ivf_settings.index_dir))
+    assert manifest.dense["type"] == "ivf-flat"
+    assert manifest.dense["nlist"] == round(report.chunks**0.5)
+    ivf = Assistant.load(ivf_settings, embedder=embedder)
+    assert [p.chunk.id for p in ivf.retrieve(question)] == [p.chunk.id for p in exact]
+    assert "C$56 billion" in ivf.retrieve(question, mode="dense")[0].chunk.text
 
 
 def test_rebuild_reembeds_only_the_changed_document(tmp_path: Path, embedder: Embedder) -> None:
@@ -89,10 +146,39 @@ def test_manifest_records_what_the_index_was_built_with(small_index: Settings) -
     }
     assert manifest["counts"]["chunks"] > 10
     files = set(manifest["files"])
-    assert {"chunks.jsonl", "documents.jsonl", "dense.faiss", "bm25/document_frequencies.json"} <= files
+    assert {"chunks.npy", "texts.utf8", "documents.json", "headings.json", "dense.faiss"} <= files
+    assert "bm25/document_frequencies.json" in files
     assert "vectors.npy" not in manifest["files"]  # the vectors are kept once, in dense.faiss
     assert manifest["format_version"] == store.FORMAT_VERSION
     assert manifest["created_at"]
+
+
+def test_documents_and_chunks_read_back_as_they_were_made(small_index: Settings) -> None:
+    documents = load_corpus(small_index.corpus_dir, small_index.max_file_mb).documents
+    made = chunk_documents(documents, small_index.chunk_size, small_index.chunk_overlap)
+    assert any(not c.text.isascii() for c in made)
+    assert any(c.headings for c in made)
+    index = store.load_index(small_index.index_dir)
+    assert len(index.chunks) == len(made)
+    assert list(index.chunks) == made
+    assert index.chunks[-1] == made[-1]
+    assert index.chunks[2:5] == made[2:5]
+    assert dict(index.documents) == {d.id: d for d in documents}
+    assert "no-such-document.md" not in index.documents
+    assert index.chunks_per_document == Counter(c.doc_id for c in made)
+    index.unpin()
+
+
+def test_a_chunk_that_is_not_a_span_of_its_document_is_refused(tmp_path: Path) -> None:
+    document = Document(id="a.md", title="A", text="Héllo wörld, and more.")
+    chunk = Chunk("a.md#0", "a.md", 0, 0, 5, "Héllo", "A")
+    write_tables(tmp_path, [document], [chunk])
+    _documents, chunks = read_tables(tmp_path)
+    assert chunks[0] == chunk
+    with pytest.raises(ValueError, match="not a span"):
+        write_tables(tmp_path, [document], [dataclasses.replace(chunk, text="Hello")])
+    with pytest.raises(ValueError, match="not a span"):
+        write_tables(tmp_path, [document], [dataclasses.replace(chunk, title="B")])
 
 
 def test_vectors_are_kept_once_and_read_in_place(small_index: Settings, embedder: Embedder) -> None:

@@ -1,6 +1,6 @@
 import numpy as np
 
-from app.search.fusion import rrf_fusion, zscore, zscore_fusion
+from app.search.fusion import TOP_BLOCK, rrf_fusion, top_indices, zscore, zscore_fusion
 
 
 def test_zscore_by_hand() -> None:
@@ -31,3 +31,24 @@ def test_rrf_gives_ties_one_rank_and_no_credit_for_a_zero_bm25_score() -> None:
     fused = rrf_fusion(dense, lexical, 0.5, k=60)
     assert np.allclose(fused, [0.5 / 61, 0.5 / 61 + 0.5 / 61, 0.5 / 61])
     assert fused[0] == fused[2]
+
+
+def test_top_indices_are_the_largest_scores_best_first_at_any_length() -> None:
+    rng = np.random.default_rng(3)
+    for size in (7, 50, TOP_BLOCK * 50 - 1, TOP_BLOCK * 60 + 17, 300_000):
+        scores = rng.gamma(1.0, size=size).astype(np.float32)
+        scores[rng.random(size) < 0.4] = 0.0  # BM25: many chunks share no word with the query
+        scores[-1] = scores.max() + 1  # the best one in the ragged tail past the last full block
+        top = top_indices(scores, 50)
+        assert len(top) == min(50, size)
+        assert top[0] == size - 1
+        assert list(scores[top]) == sorted(scores[top], reverse=True)
+        assert np.array_equal(np.sort(scores[top]), np.sort(scores)[-len(top) :])
+
+
+def test_top_indices_with_ties_and_all_zero_scores() -> None:
+    zeros = np.zeros(TOP_BLOCK * 80, dtype=np.float32)
+    assert len(set(top_indices(zeros, 50).tolist())) == 50
+    few = zeros.copy()
+    few[[5, 70_000, 81_919]] = [2.0, 3.0, 1.0]
+    assert list(top_indices(few, 50)[:3]) == [70_000, 5, 81_919]
