@@ -1,0 +1,314 @@
+"""Serving throughput: answers/s of a real `askdocs serve` by concurrent clients, per thread setting.
+
+Each setting gets its own server, a subprocess started as `askdocs serve` starts (`python -m app.cli serve`
+on a free port of 127.0.0.1, the corpus indexed into a temporary folder), and clients POST /api/ask with
+the evaluation set's questions, each client cycling through them from its own offset. The settings
+compared are `serve_threads` as configured (one onnxruntime thread per session by default: requests run in
+parallel on the server's threads) and two threads per session (how the server ran before: one request used
+both cores of this machine). Both servers are up at once and the measurements are interleaved in rounds, so
+a change of the machine's load falls on both alike; every rate is also given as a ratio to one client of
+the same setting, with the load average beside it.
+
+    python -m app.evaluation.bench_serving            # this section alone (about a minute)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from app.evaluation.metrics import percentile
+from app.settings import Settings, load_settings
+
+CLIENTS = (1, 2, 4)
+SECONDS = 2.5  # per round, per setting and number of clients
+ROUNDS = 3  # short rounds, interleaved: a burst of other work on the machine falls on every level alike
+RAMP_S = 0.5  # before each window: every client has a request under way
+OLD_THREADS = 2  # onnxruntime threads per session before serve_threads (encoder_threads and the reader's)
+STARTUP_TIMEOUT_S = 180.0
+
+
+@dataclass(frozen=True)
+class Level:
+    """One setting at one number of clients, over every round."""
+
+    threads: int  # onnxruntime intra-op threads per session
+    clients: int
+    answers: int
+    errors: int
+    seconds: float
+    latencies_s: tuple[float, ...]
+    server_cpu_s: float  # CPU time the server process used in the window, all its threads
+
+    @property
+    def rate(self) -> float:
+        return self.answers / self.seconds if self.seconds else 0.0
+
+    @property
+    def cores(self) -> float:
+        """How many cores the server kept busy on average."""
+        return self.server_cpu_s / self.seconds if self.seconds else 0.0
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int
+
+    def cpu_s(self) -> float:
+        """The process's user + system CPU time so far, all threads (/proc/<pid>/stat), 0 where unreadable."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
+
+
+@dataclass(frozen=True)
+class ServingRun:
+    levels: tuple[Level, ...]
+    questions: int
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float]
+    seconds: float
+
+
+def measure_serving(
+    settings: Settings,
+    questions: Sequence[str],
+    clients: Sequence[int] = CLIENTS,
+    seconds: float = SECONDS,
+    rounds: int = ROUNDS,
+) -> ServingRun:
+    """Start one server per thread setting and measure every number of clients against each, interleaved."""
+    started = time.perf_counter()
+    load_before = os.getloadavg()
+    counts = ", ".join(map(str, clients))
+    print(f"serving: a server per thread setting, {counts} clients, {rounds} rounds …", file=sys.stderr, flush=True)
+    settings_threads = sorted({settings.serve_threads, OLD_THREADS})
+    found: dict[tuple[int, int], list[Level]] = {}
+    with tempfile.TemporaryDirectory(prefix="askdocs-bench-serving-") as tmp, contextlib.ExitStack() as stack:
+        index_dir = Path(tmp) / "index"
+        servers = {}
+        for threads in settings_threads:  # one after the other: the first builds the index, the second reuses it
+            servers[threads] = stack.enter_context(_server(settings, index_dir, threads))
+        for server in servers.values():
+            _ask_all(server, questions[:8], 1, 0.0)  # warm up: first requests, connections, thread pools
+        for _ in range(rounds):
+            for n in clients:
+                for threads, server in servers.items():
+                    found.setdefault((threads, n), []).append(_ask_all(server, questions, n, seconds, threads))
+    levels = tuple(_merge(parts) for _, parts in sorted(found.items()))
+    return ServingRun(levels, len(questions), load_before, os.getloadavg(), time.perf_counter() - started)
+
+
+def format_serving(run: ServingRun, configured: int, seconds: float = SECONDS, rounds: int = ROUNDS) -> str:
+    """The Markdown section: answers/s by clients for each setting, as a ratio to one client of it."""
+    lines = [
+        "## Serving throughput (a real `askdocs serve`, POST /api/ask, the reader answerer)",
+        "",
+        f"Load average (1, 5, 15 min): {_load(run.load_before)} at the start, {_load(run.load_after)} at the end "
+        f"({os.cpu_count()} cores). {run.questions} questions of the evaluation set, each client cycling through "
+        f"them; {rounds} interleaved rounds of {seconds:g} s per setting and number of clients; {run.seconds:.0f} s.",
+        "",
+        "| onnxruntime threads per session | clients | answers/s | × 1 client | × 1 client as before "
+        "| p50 / p95 | server CPU | answers per CPU-second | answers | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    before = next((x for x in run.levels if x.threads == OLD_THREADS and x.clients == 1), None)
+    for level in run.levels:
+        one = next(x for x in run.levels if x.threads == level.threads and x.clients == 1)
+        name = f"{level.threads} (serve_threads{', as configured' if level.threads == configured else ''})"
+        if level.threads == OLD_THREADS and level.threads != configured:
+            name = f"{level.threads} (as before serve_threads)"
+        latency = sorted(level.latencies_s)
+        p50, p95 = (percentile(latency, p) * 1000 for p in (50, 95))
+        lines.append(
+            f"| {name} | {level.clients} | {level.rate:.1f} | {level.rate / one.rate:.2f}× "
+            f"| {_ratio(level.rate, before)} "
+            f"| {p50:.0f} / {p95:.0f} ms | {level.cores:.2f} cores | {_per(level.answers, level.server_cpu_s)} "
+            f"| {level.answers} | {level.errors} |"
+        )
+    lines += [
+        "",
+        "Latency is each request's, at the client (nearest-rank percentiles). Server CPU: the server process's "
+        "CPU time over the window (all its threads), in cores kept busy, and answers per CPU-second of it (what "
+        "an answer costs, whatever else runs on the machine); the clients run in the benchmark's own process on "
+        "the same cores. The server answers requests in parallel on its threads; onnxruntime and FAISS release "
+        "the GIL while they run. On a machine busy with other work the server gets only part of the cores, so "
+        "its rates drop and the ratios show what it can still add by running requests side by side.",
+    ]
+    return "\n".join(lines)
+
+
+def serving_section(
+    settings: Settings,
+    questions: Sequence[str],
+    out: Path | None = None,
+    clients: Sequence[int] = CLIENTS,
+    seconds: float = SECONDS,
+    rounds: int = ROUNDS,
+) -> str:
+    """Measure and format; with `out`, append the section to OUT/benchmarks.md (`askdocs bench`)."""
+    run = measure_serving(settings, questions, clients, seconds, rounds)
+    section = format_serving(run, settings.serve_threads, seconds, rounds)
+    if out is not None and (out / "benchmarks.md").exists():
+        with open(out / "benchmarks.md", "a", encoding="utf-8") as report:
+            report.write(f"\n{section}\n")
+    return f"\n\n{section}"
+
+
+@contextlib.contextmanager
+def _server(settings: Settings, index_dir: Path, threads: int) -> Iterator[Server]:
+    """`askdocs serve` on a free port with `serve_threads=threads`, the corpus indexed into `index_dir`."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASKDOCS_")}
+    # the bench's own settings, field by field, in the form `load_settings` reads from the environment
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        text = ",".join(value) if isinstance(value, tuple) else str(value).lower() if isinstance(value, bool) else value
+        env[f"ASKDOCS_{field.name.upper()}"] = str(text)
+    env.update(
+        ASKDOCS_CORPUS_DIR=str(settings.corpus_dir.resolve()),
+        ASKDOCS_INDEX_DIR=str(index_dir),
+        ASKDOCS_SERVE_THREADS=str(threads),
+        ASKDOCS_ACCESS_TOKEN="",  # the clients send none
+        ASKDOCS_ROOT_PATH="",
+        ASKDOCS_SETTINGS=os.devnull,  # no askdocs.toml of the working directory on top
+        # this copy of the program, wherever the working directory is
+        PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")]),
+    )
+    command = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    log = index_dir.parent / f"serve-{threads}.log"  # a file, not a pipe: nobody reads it while it runs
+    with open(log, "w", encoding="utf-8") as stderr:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not _healthy(url):
+            if process.poll() is not None:
+                raise RuntimeError(f"the benchmark's server stopped: {log.read_text(encoding='utf-8')[-2000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the benchmark's server did not start within {STARTUP_TIMEOUT_S:.0f} s")
+            time.sleep(0.2)
+        yield Server(url, process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _ask_all(server: Server, questions: Sequence[str], clients: int, seconds: float, threads: int = 0) -> Level:
+    """`clients` threads asking without pause; what completes within a window of `seconds` is counted.
+
+    The window opens once every client has a request under way (after RAMP_S) and closes `seconds` later,
+    so neither the start nor the requests cut off at the end bias the rate; with `seconds` 0 each client
+    asks every question once and everything counts (a warm-up).
+    """
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients + 1)
+    stop = threading.Event()
+    window = [float("inf"), float("inf")]  # counted: completions between these two perf_counter times
+
+    def client(offset: int) -> None:
+        with httpx.Client(base_url=server.url, timeout=120) as http:
+            barrier.wait()
+            for n in range(offset, offset + (len(questions) if seconds <= 0 else sys.maxsize)):
+                if stop.is_set():
+                    return
+                began = time.perf_counter()
+                try:
+                    response = http.post("/api/ask", json={"question": questions[n % len(questions)]})
+                    ok = response.status_code == 200 and "text" in response.json()
+                    error = "" if ok else f"{response.status_code}: {response.text[:200]}"
+                except httpx.HTTPError as exc:
+                    error = repr(exc)
+                done = time.perf_counter()
+                with lock:
+                    if seconds <= 0 or window[0] <= done <= window[1]:
+                        latencies.append(done - began)
+                        if error:
+                            errors.append(error)
+
+    workers = [threading.Thread(target=client, args=(i * len(questions) // clients,)) for i in range(clients)]
+    for worker in workers:
+        worker.start()
+    barrier.wait()
+    began, cpu = time.perf_counter(), server.cpu_s()
+    if seconds > 0:
+        window[:] = [began + RAMP_S, began + RAMP_S + seconds]
+        time.sleep(RAMP_S)
+        cpu = server.cpu_s()
+        time.sleep(seconds)
+        stop.set()
+    cpu = server.cpu_s() - cpu
+    for worker in workers:
+        worker.join()
+    elapsed = seconds if seconds > 0 else time.perf_counter() - began
+    return Level(threads, clients, len(latencies) - len(errors), len(errors), elapsed, tuple(latencies), cpu)
+
+
+def _merge(parts: Sequence[Level]) -> Level:
+    first = parts[0]
+    return Level(
+        first.threads,
+        first.clients,
+        sum(p.answers for p in parts),
+        sum(p.errors for p in parts),
+        sum(p.seconds for p in parts),
+        tuple(t for p in parts for t in p.latencies_s),
+        sum(p.server_cpu_s for p in parts),
+    )
+
+
+def _per(answers: int, cpu_s: float) -> str:
+    return f"{answers / cpu_s:.1f}" if cpu_s else "–"
+
+
+def _ratio(rate: float, baseline: Level | None) -> str:
+    return f"{rate / baseline.rate:.2f}×" if baseline and baseline.rate else "–"
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url + "/healthz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _load(load: tuple[float, float, float]) -> str:
+    return " / ".join(f"{x:.2f}" for x in load)
+
+
+def main() -> None:
+    from app.evaluation.bench import bench_questions
+
+    settings = load_settings()
+    print(serving_section(settings, bench_questions(100)).strip())
+
+
+if __name__ == "__main__":
+    main()
