@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -35,6 +36,7 @@ from app.settings import Settings, load_settings
 CLIENTS = (1, 2, 4)
 SECONDS = 2.5  # per round, per setting and number of clients
 ROUNDS = 3  # short rounds, interleaved: a burst of other work on the machine falls on every level alike
+GIL_QUESTIONS = 20
 RAMP_S = 0.5  # before each window: every client has a request under way
 OLD_THREADS = 2  # onnxruntime threads per session before serve_threads (encoder_threads and the reader's)
 STARTUP_TIMEOUT_S = 180.0
@@ -77,8 +79,18 @@ class Server:
 
 
 @dataclass(frozen=True)
+class GilShare:
+    """Where one request's time goes, in this process, one question after another (cProfile)."""
+
+    answers: int
+    ms_per_answer: float  # under the profiler
+    released: float  # share of the time inside onnxruntime's and FAISS's calls, which release the GIL
+
+
+@dataclass(frozen=True)
 class ServingRun:
     levels: tuple[Level, ...]
+    gil: GilShare
     questions: int
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
@@ -106,12 +118,43 @@ def measure_serving(
             servers[threads] = stack.enter_context(_server(settings, index_dir, threads))
         for server in servers.values():
             _ask_all(server, questions[:8], 1, 0.0)  # warm up: first requests, connections, thread pools
+        gil = gil_share(settings.replace(index_dir=index_dir).serving(), questions[:GIL_QUESTIONS])
         for _ in range(rounds):
             for n in clients:
                 for threads, server in servers.items():
                     found.setdefault((threads, n), []).append(_ask_all(server, questions, n, seconds, threads))
     levels = tuple(_merge(parts) for _, parts in sorted(found.items()))
-    return ServingRun(levels, len(questions), load_before, os.getloadavg(), time.perf_counter() - started)
+    return ServingRun(levels, gil, len(questions), load_before, os.getloadavg(), time.perf_counter() - started)
+
+
+def gil_share(settings: Settings, questions: Sequence[str]) -> GilShare:
+    """Answer `questions` in this process under cProfile: the share of the time in onnxruntime and FAISS.
+
+    The rest holds the GIL (tokenizers counted there too, to be safe); the profiler's own cost falls on the
+    Python side, so the GIL-held share it gives is an upper bound.
+    """
+    import cProfile
+    import pstats
+
+    from app.assistant import Assistant
+
+    assistant = Assistant.load(settings)
+    for question in questions[:3]:
+        assistant.ask(question)  # warm up
+    profile = cProfile.Profile()
+    began = time.perf_counter()
+    profile.enable()
+    for question in questions:
+        assistant.ask(question).to_dict()
+    profile.disable()
+    wall = time.perf_counter() - began
+    assistant.index.unpin()
+    stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    # C functions are keyed ("~", 0, "<built-in method onnxruntime…run>"); tottime is the time inside them
+    released = sum(
+        row[2] for (file, _, name), row in stats.items() if file == "~" and ("onnxruntime" in name or "faiss" in name)
+    )
+    return GilShare(len(questions), wall / len(questions) * 1000, released / wall if wall else 0.0)
 
 
 def format_serving(run: ServingRun, configured: int, seconds: float = SECONDS, rounds: int = ROUNDS) -> str:
@@ -122,6 +165,10 @@ def format_serving(run: ServingRun, configured: int, seconds: float = SECONDS, r
         f"Load average (1, 5, 15 min): {_load(run.load_before)} at the start, {_load(run.load_after)} at the end "
         f"({os.cpu_count()} cores). {run.questions} questions of the evaluation set, each client cycling through "
         f"them; {rounds} interleaved rounds of {seconds:g} s per setting and number of clients; {run.seconds:.0f} s.",
+        "",
+        f"Where a request's time goes (one process, {run.gil.answers} questions one after another, under cProfile, "
+        f"{run.gil.ms_per_answer:.0f} ms each): {run.gil.released:.0%} inside onnxruntime and FAISS, which release "
+        f"the GIL; at most {1 - run.gil.released:.0%} holds it (Python, tokenizers, and the profiler's own cost).",
         "",
         "| onnxruntime threads per session | clients | answers/s | × 1 client | × 1 client as before "
         "| p50 / p95 | server CPU | answers per CPU-second | answers | errors |",

@@ -20,6 +20,8 @@ def test_each_thread_setting_is_measured_at_each_number_of_clients(small_index: 
         assert level.seconds == 0.5  # the counted window
         assert level.server_cpu_s > 0  # the server's own process, read from /proc
     assert run.questions == len(QUESTIONS)
+    assert run.gil.answers == len(QUESTIONS)
+    assert 0.3 < run.gil.released < 1  # the models' runs are most of a request, never all of it
 
 
 def test_the_section_is_appended_to_the_bench_report(small_index: Settings, tmp_path: Path) -> None:
@@ -31,3 +33,4 @@ def test_the_section_is_appended_to_the_bench_report(small_index: Settings, tmp_
     assert "| 1 (serve_threads, as configured) | 1 |" in section
     assert "| 2 (as before serve_threads) | 1 |" in section
     assert "Load average" in section
+    assert "inside onnxruntime and FAISS, which release the GIL" in section
