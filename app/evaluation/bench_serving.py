@@ -9,7 +9,8 @@ both cores of this machine). Both servers are up at once and the measurements ar
 a change of the machine's load falls on both alike; every rate is also given as a ratio to one client of
 the same setting, with the load average beside it.
 
-    python -m app.evaluation.bench_serving            # this section alone (about a minute)
+    python -m app.evaluation.bench_serving                        # this section alone (about a minute)
+    python -m app.evaluation.bench_serving --rounds 6 --seconds 4 # steadier figures, longer
 """
 
 from __future__ import annotations
@@ -350,11 +351,19 @@ def _load(load: tuple[float, float, float]) -> str:
     return " / ".join(f"{x:.2f}" for x in load)
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
+    import argparse
+
     from app.evaluation.bench import bench_questions
 
-    settings = load_settings()
-    print(serving_section(settings, bench_questions(100)).strip())
+    parser = argparse.ArgumentParser(prog="python -m app.evaluation.bench_serving", description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", default=",".join(map(str, CLIENTS)), help="numbers of clients (default 1,2,4)")
+    parser.add_argument("--seconds", type=float, default=SECONDS, help=f"per round and level (default {SECONDS:g})")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"interleaved rounds (default {ROUNDS})")
+    args = parser.parse_args(argv)
+    clients = tuple(int(n) for n in args.clients.split(","))
+    section = serving_section(load_settings(), bench_questions(100), None, clients, args.seconds, args.rounds)
+    print(section.strip())
 
 
 if __name__ == "__main__":
