@@ -94,7 +94,7 @@ class Settings:
     # Intra-op threads of each onnxruntime session (encoder and reader) in `askdocs serve`, in place of
     # encoder_threads and reader_threads: the server runs requests in parallel on its own threads (onnxruntime
     # and FAISS release the GIL; the Python left holds it 13% of a request), so one thread per request per core
-    # makes answers/s grow with clients where two threads per request already filled both cores (docs/benchmarks.md).
+    # makes answers/s grow with clients where two threads per request already filled both cores (docs/serving.md).
     serve_threads: int = 1
 
     def replace(self, **changes: Any) -> Settings:
