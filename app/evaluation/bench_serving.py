@@ -218,6 +218,70 @@ def serving_section(
     return f"\n\n{section}"
 
 
+def processes_section(settings: Settings, questions: Sequence[str], seconds: float, rounds: int) -> str:
+    """Threads in one process against processes: is the GIL what limits two requests at once?
+
+    Two servers on one onnxruntime thread each; in every round, one client on the first (the baseline),
+    two clients on the first (two requests at once in one process), and one client on each at the same
+    time (two requests at once in two processes). Both ways have as many threads asking for the cores,
+    so a busy machine takes its share from both alike.
+    """
+    load_before = os.getloadavg()
+    alone: list[Level] = []
+    threads: list[Level] = []
+    processes: list[list[Level]] = [[], []]
+    with tempfile.TemporaryDirectory(prefix="askdocs-bench-serving-") as tmp, contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(_server(settings, Path(tmp) / "index", 1)) for _ in range(2)]
+        for server in servers:
+            _ask_all(server, questions[:8], 1, 0.0)
+        half = len(questions) // 2  # the second server's client starts halfway, as a second client would
+        orders = [list(questions), [*questions[half:], *questions[:half]]]
+
+        def one_client(i: int) -> None:
+            processes[i].append(_ask_all(servers[i], orders[i], 1, seconds, 1))
+
+        for _ in range(rounds):
+            alone.append(_ask_all(servers[0], questions, 1, seconds, 1))
+            threads.append(_ask_all(servers[0], questions, 2, seconds, 1))
+            runs = [threading.Thread(target=one_client, args=(i,)) for i in range(2)]
+            for run in runs:
+                run.start()
+            for run in runs:
+                run.join()
+    one, two = _merge(alone), _merge(threads)
+    first, second = (_merge(p) for p in processes)
+    both = Level(
+        1,
+        2,
+        first.answers + second.answers,
+        first.errors + second.errors,
+        first.seconds,
+        first.latencies_s + second.latencies_s,
+        first.server_cpu_s + second.server_cpu_s,
+    )
+    lines = [
+        "## Threads in one process against processes (serve_threads 1)",
+        "",
+        f"Load average (1, 5, 15 min): {_load(load_before)} at the start, {_load(os.getloadavg())} at the end "
+        f"({os.cpu_count()} cores). {rounds} interleaved rounds of {seconds:g} s.",
+        "",
+        "| clients | answers/s | × 1 client | p50 / p95 | server CPU | answers per CPU-second | errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, level in (
+        ("one process, 1 client", one),
+        ("one process, 2 clients", two),
+        ("two processes, 1 client each", both),
+    ):
+        latency = sorted(level.latencies_s)
+        p50, p95 = (percentile(latency, p) * 1000 for p in (50, 95))
+        lines.append(
+            f"| {name} | {level.rate:.1f} | {_ratio(level.rate, one)} | {p50:.0f} / {p95:.0f} ms "
+            f"| {level.cores:.2f} cores | {_per(level.answers, level.server_cpu_s)} | {level.errors} |"
+        )
+    return "\n".join(lines)
+
+
 @contextlib.contextmanager
 def _server(settings: Settings, index_dir: Path, threads: int) -> Iterator[Server]:
     """`askdocs serve` on a free port with `serve_threads=threads`, the corpus indexed into `index_dir`."""
@@ -360,10 +424,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--clients", default=",".join(map(str, CLIENTS)), help="numbers of clients (default 1,2,4)")
     parser.add_argument("--seconds", type=float, default=SECONDS, help=f"per round and level (default {SECONDS:g})")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"interleaved rounds (default {ROUNDS})")
+    parser.add_argument(
+        "--processes", action="store_true", help="instead: 2 clients on one server against 1 on each of two servers"
+    )
     args = parser.parse_args(argv)
+    settings, questions = load_settings(), bench_questions(100)
+    if args.processes:
+        print(processes_section(settings, questions, args.seconds, args.rounds))
+        return
     clients = tuple(int(n) for n in args.clients.split(","))
-    section = serving_section(load_settings(), bench_questions(100), None, clients, args.seconds, args.rounds)
-    print(section.strip())
+    print(serving_section(settings, questions, None, clients, args.seconds, args.rounds).strip())
 
 
 if __name__ == "__main__":

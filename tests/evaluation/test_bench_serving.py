@@ -5,7 +5,7 @@ No speed is asserted (the machine is shared); what is checked is what each figur
 
 from pathlib import Path
 
-from app.evaluation.bench_serving import OLD_THREADS, measure_serving, serving_section
+from app.evaluation.bench_serving import OLD_THREADS, measure_serving, processes_section, serving_section
 from app.settings import Settings
 
 QUESTIONS = ["What pipeline did TC Energy finish in Mexico?", "Who is Mark Carney?", "Who won the 2024 Stanley Cup?"]
@@ -34,3 +34,15 @@ def test_the_section_is_appended_to_the_bench_report(small_index: Settings, tmp_
     assert "| 2 (as before serve_threads) | 1 |" in section
     assert "Load average" in section
     assert "inside onnxruntime and FAISS, which release the GIL" in section
+
+
+def test_threads_in_one_process_are_compared_with_two_processes(small_index: Settings) -> None:
+    section = processes_section(small_index, QUESTIONS, seconds=0.5, rounds=1)
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "cores" in line]
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| one process, 1 client",
+        "| one process, 2 clients",
+        "| two processes, 1 client each",
+    ]
+    assert all(row.endswith("| 0 |") for row in rows)  # no errors
+    assert rows[0].split(" | ")[2] == "1.00×"  # the baseline
