@@ -92,9 +92,10 @@ class Settings:
     access_token: str = ""  # when set, the UI and API require it
     allow_uploads: bool = False  # let the documents page (and POST/DELETE /api/documents) add and delete files
     # Intra-op threads of each onnxruntime session (encoder and reader) in `askdocs serve`, in place of
-    # encoder_threads and reader_threads: the server runs requests in parallel on its own threads (onnxruntime
-    # and FAISS release the GIL; the Python left holds it 13% of a request), so one thread per request per core
-    # makes answers/s grow with clients where two threads per request already filled both cores (docs/serving.md).
+    # encoder_threads and reader_threads. The server runs requests in parallel on its own threads (onnxruntime and
+    # FAISS release the GIL; what is left holds it for 13-17% of a request), so more clients use more cores with
+    # one thread per request, where two threads let one request take both cores; one also cost less CPU per
+    # answer in every measured run (docs/serving.md). 2: a quiet machine serving one user at a time.
     serve_threads: int = 1
 
     def replace(self, **changes: Any) -> Settings:
