@@ -9,8 +9,9 @@ both cores of this machine). Both servers are up at once and the measurements ar
 a change of the machine's load falls on both alike; every rate is also given as a ratio to one client of
 the same setting, with the load average beside it.
 
-    python -m app.evaluation.bench_serving                        # this section alone (about a minute)
+    python -m app.evaluation.bench_serving                        # this section alone (60-100 s)
     python -m app.evaluation.bench_serving --rounds 6 --seconds 4 # steadier figures, longer
+    python -m app.evaluation.bench_serving --processes            # threads of one server against two servers
 """
 
 from __future__ import annotations
