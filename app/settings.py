@@ -93,7 +93,7 @@ class Settings:
     allow_uploads: bool = False  # let the documents page (and POST/DELETE /api/documents) add and delete files
     # Intra-op threads of each onnxruntime session (encoder and reader) in `askdocs serve`, in place of
     # encoder_threads and reader_threads. The server runs requests in parallel on its own threads (onnxruntime and
-    # FAISS release the GIL; what is left holds it for 13-17% of a request), so more clients use more cores with
+    # FAISS release the GIL; what is left holds it for 13-18% of a request), so more clients use more cores with
     # one thread per request, where two threads let one request take both cores; one also cost less CPU per
     # answer in every measured run (docs/serving.md). 2: a quiet machine serving one user at a time.
     serve_threads: int = 1
