@@ -72,7 +72,7 @@ class Assistant:
         self.settings = settings
         self.embedder = embedder
         self.served = Served(index, Retriever(index, embedder, settings), extractive)
-        self.reader = ReaderAnswerer(reader or Reader())
+        self.reader = ReaderAnswerer(reader or Reader(threads=settings.reader_threads))
         self.load_report = LoadReport(0.0, False, [])
         self._reload_lock = threading.Lock()
         self._corpus_hashes = CorpusHashes(settings.corpus_dir)

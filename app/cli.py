@@ -364,6 +364,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.serve.api import create_app
 
     settings = settings.replace(**{k: v for k, v in (("host", args.host), ("port", args.port)) if v})
+    settings = settings.serving()  # one onnxruntime thread per request: requests run in parallel instead
     if settings.host not in LOOPBACK_HOSTS and not settings.access_token:
         uploads = ", and add or delete documents" if settings.allow_uploads else ""
         print(
@@ -380,7 +381,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     report = assistant.load_report
     print(
         f"ready in {report.seconds:.1f} s{' (index built)' if report.built else ''}: "
-        f"{assistant.index.manifest.counts['chunks']} chunks; new builds (`askdocs index`) are picked up live",
+        f"{assistant.index.manifest.counts['chunks']} chunks; new builds (`askdocs index`) are picked up live; "
+        f"requests run in parallel, each model on {settings.serve_threads} onnxruntime thread(s) (serve_threads)",
         file=sys.stderr,
     )
     print(f"serving on http://{settings.host}:{settings.port}{settings.root_path}/", file=sys.stderr)

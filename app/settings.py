@@ -51,6 +51,7 @@ class Settings:
     # An index remembers which one made its vectors: switching means `askdocs index` re-embeds everything.
     encoder: EncoderName = "onnx"
     encoder_threads: int = 2  # intra-op threads of either encoder; chosen by measurement (docs/benchmarks.md)
+    reader_threads: int = 2  # intra-op threads of the reader (one command's answers use every core of this machine)
     encoder_cache_dir: Path = Path("~/.cache/askdocs/encoders")  # the exported ONNX encoders, by source weights
     # Texts per onnx run. 1: int8 activations are scaled per run, so a batched text's vector moves with its
     # batch-mates (cosine down to 0.984); alone it depends on its text only and is closer to torch's
@@ -96,9 +97,19 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()  # sites that may frame the app or call the API
     access_token: str = ""  # when set, the UI and API require it
     allow_uploads: bool = False  # let the documents page (and POST/DELETE /api/documents) add and delete files
+    # Intra-op threads of each onnxruntime session (encoder and reader) in `askdocs serve`, in place of
+    # encoder_threads and reader_threads. The server runs requests in parallel on its own threads (onnxruntime and
+    # FAISS release the GIL; what is left holds it for 13-18% of a request), so more clients use more cores with
+    # one thread per request, where two threads let one request take both cores; one also cost less CPU per
+    # answer in every measured run (docs/serving.md). 2: a quiet machine serving one user at a time.
+    serve_threads: int = 1
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in changes.items()})
+
+    def serving(self) -> Settings:
+        """The settings `askdocs serve` runs with: every onnxruntime session on `serve_threads` threads."""
+        return self.replace(encoder_threads=self.serve_threads, reader_threads=self.serve_threads)
 
     @property
     def llm_configured(self) -> bool:
@@ -119,6 +130,8 @@ class Settings:
             (self.answerer in ANSWERERS, f"answerer: one of {', '.join(ANSWERERS)}"),
             (self.encoder in ENCODERS, f"encoder: one of {', '.join(ENCODERS)}"),
             (self.encoder_threads >= 1, "encoder_threads must be at least 1"),
+            (self.reader_threads >= 1, "reader_threads must be at least 1"),
+            (self.serve_threads >= 1, "serve_threads must be at least 1"),
             (self.embed_batch_size >= 1, "embed_batch_size must be at least 1"),
             (self.onnx_batch_size >= 1, "onnx_batch_size must be at least 1"),
             (0.0 <= self.reader_threshold <= 1.0, "reader_threshold must be between 0 and 1"),

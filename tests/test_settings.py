@@ -35,6 +35,8 @@ def test_settings_file_from_environment(tmp_path: Path) -> None:
         ("retrieval_mode = 'magic'\n", {}, "retrieval_mode"),
         ("encoder = 'gpu'\n", {}, "encoder: one of onnx, torch"),
         ("", {"ASKDOCS_ENCODER_THREADS": "0"}, "encoder_threads"),
+        ("reader_threads = 0\n", {}, "reader_threads"),
+        ("", {"ASKDOCS_SERVE_THREADS": "0"}, "serve_threads"),
         ("top_k = [\n", {}, "not valid TOML"),
     ],
 )
@@ -50,3 +52,11 @@ def test_bad_settings_are_rejected_with_a_clear_message(
 def test_missing_settings_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="not found"):
         load_settings(tmp_path / "nope.toml", env={})
+
+
+def test_the_server_runs_every_onnxruntime_session_on_serve_threads() -> None:
+    settings = load_settings(env={"ASKDOCS_SERVE_THREADS": "3", "ASKDOCS_ENCODER_THREADS": "2"})
+    serving = settings.serving()
+    assert (serving.encoder_threads, serving.reader_threads, serving.serve_threads) == (3, 3, 3)
+    assert settings.encoder_threads == 2  # a command other than serve keeps its own
+    assert Settings().serving().encoder_threads == 1  # by default: requests in parallel, one thread each

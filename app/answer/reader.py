@@ -14,7 +14,6 @@ above a threshold calibrated on held-out data the passage answers the question.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import numpy as np
 from app.errors import ModelError
 from app.index.onnx_session import open_session
 from app.index.store import file_hash
+from app.settings import Settings
 
 MODEL_DIR = Path(__file__).resolve().parent / "reader_model"
 MODEL_FILE = "model.onnx"
@@ -51,9 +51,9 @@ class Span:
 class Reader:
     """Loads lazily; safe to share between threads (onnxruntime sessions are)."""
 
-    def __init__(self, model_dir: Path = MODEL_DIR, threads: int | None = None) -> None:
+    def __init__(self, model_dir: Path = MODEL_DIR, threads: int = Settings.reader_threads) -> None:
         self.model_dir = model_dir
-        self.threads = threads or min(4, os.cpu_count() or 1)
+        self.threads = threads  # intra-op threads of its session (the reader_threads setting)
         self._session: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from app.evaluation.bench_serving import serving_section
 from app.evaluation.metrics import percentile
 from app.evaluation.run import load_eval_set
 from app.settings import Settings
@@ -460,7 +461,7 @@ def bench_command(
     """`askdocs bench`: run, write OUT/benchmarks.md and OUT/benchmarks.png, return the report."""
     sizes = (*(SIZES if sizes is None else sizes), *((LARGE,) if large else ()))
     run = run_bench(settings, sizes, n_questions, rounds, lambda m: print(m, file=sys.stderr, flush=True))
-    return write_bench(run, out)
+    return write_bench(run, out) + serving_section(settings, bench_questions(n_questions), out)  # bench_serving.py
 
 
 def write_bench(run: BenchRun, out: Path) -> str:

@@ -42,7 +42,7 @@ def test_eight_clients_get_no_errors_across_two_live_index_swaps(
     errors: list[str] = []
     stop = threading.Event()
 
-    with serve(Assistant.load(settings, embedder=embedder)) as url:
+    with serve(Assistant.load(settings.serving())) as url:  # as `askdocs serve` runs: one onnxruntime thread each
 
         def client(number: int) -> None:
             with httpx.Client(base_url=url, timeout=60) as http:
