@@ -178,7 +178,9 @@ class Library:
     def rebuild(self) -> None:
         """Start a background build now, or once more after the one running."""
         with self._lock:
-            if self._builder is not None and self._builder.is_alive():
+            # the state, not the thread's liveness: a builder that has just decided to stop (state set under
+            # this lock) is still alive for a moment, and a change asked for then would never be built
+            if self._status.state == "indexing":
                 self._again = True
                 return
             self._status = dataclasses.replace(self._status, state="indexing", stage="reading", done=0, total=0)

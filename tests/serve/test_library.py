@@ -177,7 +177,7 @@ def test_delete_removes_a_document_from_the_answers(live: tuple[str, Assistant])
     doc = "southeast-gateway-pipeline.md"
     assert httpx.delete(f"{url}/api/documents/{doc}").status_code == 202
     listing = wait_for(lambda: build_finished(url), "the background build")
-    assert doc not in [d["id"] for d in listing["documents"]]
+    assert doc not in [d["id"] for d in listing["documents"]], listing
     assert httpx.get(f"{url}/api/documents/{doc}").status_code == 404
     assert not (assistant.settings.corpus_dir / doc).exists()
     assert httpx.delete(f"{url}/api/documents/{doc}").status_code == 404
