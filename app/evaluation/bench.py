@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from app.evaluation.bench_serving import serving_section
+from app.evaluation.bench_serving import load_span, load_text, serving_section
 from app.evaluation.metrics import percentile
 from app.evaluation.run import load_eval_set
 from app.settings import Settings
@@ -340,7 +340,7 @@ def format_bench(run: BenchRun) -> str:
         "# askdocs bench",
         "",
         "Machine: " + "; ".join(f"{k} {v}" for k, v in run.machine.items()) + ".",
-        f"Load average (1, 5, 15 min): {_load(run.load_before)} at the start, {_load(run.load_after)} at the end "
+        f"{load_span(run.load_before, run.load_after)} "
         f"({run.machine['cores (nproc)']} cores; above that, other work shares them and every speed drops).",
         "Threads: " + ", ".join(f"{k} {v}" for k, v in run.threads.items()) + ".",
         f"Run: {time.strftime('%Y-%m-%d %H:%M')}, seed {SEED}, {run.questions} questions, {run.seconds / 60:.1f} min.",
@@ -449,7 +449,7 @@ def plot_bench(run: BenchRun, path: Path) -> None:
     memory.set_ylabel("MB")
     memory.set_title("Memory")
     memory.legend(fontsize=8)
-    fig.suptitle(f"askdocs bench, {run.machine['cores (nproc)']} cores, load {_load(run.load_after)}", fontsize=10)
+    fig.suptitle(f"askdocs bench, {run.machine['cores (nproc)']} cores, load {load_text(run.load_after)}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -502,10 +502,6 @@ def _read(path: str) -> str:
         return Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-
-
-def _load(load: tuple[float, float, float]) -> str:
-    return " / ".join(f"{x:.2f}" for x in load)
 
 
 def _p(ms: list[float]) -> str:

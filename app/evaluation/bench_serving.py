@@ -164,7 +164,7 @@ def format_serving(run: ServingRun, configured: int, seconds: float = SECONDS, r
     lines = [
         "## Serving throughput (a real `askdocs serve`, POST /api/ask, the reader answerer)",
         "",
-        f"Load average (1, 5, 15 min): {_load(run.load_before)} at the start, {_load(run.load_after)} at the end "
+        f"{load_span(run.load_before, run.load_after)} "
         f"({os.cpu_count()} cores). {run.questions} questions of the evaluation set, each client cycling through "
         f"them; {rounds} interleaved rounds of {seconds:g} s per setting and number of clients; {run.seconds:.0f} s.",
         "",
@@ -263,7 +263,7 @@ def processes_section(settings: Settings, questions: Sequence[str], seconds: flo
     lines = [
         "## Threads in one process against processes (serve_threads 1)",
         "",
-        f"Load average (1, 5, 15 min): {_load(load_before)} at the start, {_load(os.getloadavg())} at the end "
+        f"{load_span(load_before, os.getloadavg())} "
         f"({os.cpu_count()} cores). {rounds} interleaved rounds of {seconds:g} s.",
         "",
         "| clients | answers/s | × 1 client | p50 / p95 | server CPU | answers per CPU-second | errors |",
@@ -412,8 +412,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _load(load: tuple[float, float, float]) -> str:
+def load_text(load: tuple[float, float, float]) -> str:
+    """A load average as "1.00 / 0.50 / 0.25" (1, 5, 15 min)."""
     return " / ".join(f"{x:.2f}" for x in load)
+
+
+def load_span(before: tuple[float, float, float], after: tuple[float, float, float]) -> str:
+    """The load average at the start and at the end of a measurement, as the bench prints it."""
+    return f"Load average (1, 5, 15 min): {load_text(before)} at the start, {load_text(after)} at the end"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
