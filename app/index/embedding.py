@@ -93,15 +93,17 @@ class Embedder:
                 if self.encoder == "torch":
                     self._loaded = TorchEncoder(self._path, self.batch_size, self.threads)
                 else:
-                    self._loaded = OnnxEncoder(self._onnx_folder(), self.threads, self.onnx_batch_size)
+                    self._loaded = OnnxEncoder(self._onnx_folder, self.threads, self.onnx_batch_size)
             return self._loaded
 
     @functools.cached_property
     def _path(self) -> Path:
         return resolve_model_path(self.model_name)
 
+    @functools.cached_property
     def _onnx_folder(self) -> Path:
-        """The exported int8 encoder of these weights (exported on first use, verified at every call)."""
+        """The exported int8 encoder of these weights: exported on first use, its files checked once
+        (the encoder and its content hash both need it)."""
         return exported_onnx_encoder(self.weights_hash, self.cache_dir, lambda folder: export_onnx(self._path, folder))
 
     @property
@@ -118,7 +120,7 @@ class Embedder:
         Cached vectors are reused only under the same content hash, so int8 and float vectors never mix.
         """
         if self._content_hash is None:
-            self._content_hash = self.weights_hash if self.encoder == "torch" else artifact_hash(self._onnx_folder())
+            self._content_hash = self.weights_hash if self.encoder == "torch" else artifact_hash(self._onnx_folder)
         return self._content_hash
 
     @property
