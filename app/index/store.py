@@ -13,6 +13,8 @@
                            past `exact_search_limit` chunks IVF (manifest's `dense` says which, with its
                            lists and probes); also the embedding cache for rebuilds
         bm25/              bm25s index (.npy + JSON) and each term's document frequency (JSON)
+        entities.json      each document's named entities as [start, end, type] in its text (spaCy, at build
+                           time, so answering parses only the question); reused for unchanged documents
       .lock                held while a build runs
 
 A build is written to a temporary folder, renamed, then `current` is replaced
@@ -38,7 +40,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,16 +53,18 @@ from app.index.dense import DenseIndex
 from app.index.lexical import DOCUMENT_FREQUENCIES, LexicalIndex
 from app.index.tables import FILES as TABLE_FILES
 from app.index.tables import ChunkTable, DocumentTable, read_tables, write_tables
+from app.ingest.annotate import Mention
 from app.settings import Settings
 from app.types import Chunk, Document
 
 # 2: manifest.sha256, model_hash; 3: vectors only in dense.faiss, document frequencies;
-# 4: documents and chunks as memory-mapped columns (app/index/tables.py) instead of JSON Lines
-FORMAT_VERSION = 4
+# 4: documents and chunks as memory-mapped columns (app/index/tables.py) instead of JSON Lines; 5: entities.json
+FORMAT_VERSION = 5
+ENTITIES_FILE = "entities.json"
 SPLITTER = "langchain-recursive/sentence-v1"
 KEEP_BUILDS = 2  # the current one and the one before it (pinned builds are kept besides)
 # every build has these; a manifest that lists fewer has been tampered with (`"files": {}` must not turn checks off)
-REQUIRED_FILES = (*TABLE_FILES, "dense.faiss", f"bm25/{DOCUMENT_FREQUENCIES}")
+REQUIRED_FILES = (*TABLE_FILES, "dense.faiss", f"bm25/{DOCUMENT_FREQUENCIES}", ENTITIES_FILE)
 REBUILD_HINT = "run `askdocs index` to rebuild it"
 
 
@@ -101,6 +105,7 @@ class LoadedIndex:
     dense: DenseIndex
     lexical: LexicalIndex
     pin: int | None = None  # descriptor holding the build's shared lock (see `unpin`)
+    entities: dict[str, tuple[Mention, ...]] = field(default_factory=dict)  # document id → its named entities
 
     @property
     def vectors(self) -> np.ndarray:
@@ -148,8 +153,13 @@ def write_index(
     chunks: list[Chunk],
     dense: DenseIndex,
     manifest: Manifest,
+    entities: Mapping[str, Sequence[Mention]] | None = None,
 ) -> Path:
-    """Write a complete build, then make it current. Call inside `build_lock`. Returns the build folder."""
+    """Write a complete build, then make it current. Call inside `build_lock`. Returns the build folder.
+
+    `entities` (document id → its entities) may leave documents out: answering then annotates their
+    passages when it reads them (the benchmark's synthetic corpora have none).
+    """
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     now_ns = time.time_ns()
@@ -163,6 +173,8 @@ def write_index(
         dense.save(tmp / "dense.faiss")
         (tmp / "bm25").mkdir()
         LexicalIndex.build([c.embedding_text() for c in chunks]).save(tmp / "bm25")
+        listed = {doc_id: [[m.start, m.end, m.label] for m in found] for doc_id, found in (entities or {}).items()}
+        (tmp / ENTITIES_FILE).write_text(json.dumps(listed, ensure_ascii=False), encoding="utf-8")
         files = _sha256_files(tmp, [p.relative_to(tmp).as_posix() for p in sorted(tmp.rglob("*")) if p.is_file()])
         written = {"files": files, "created_at": stamp, "dense": dense.parameters}
         final_manifest = Manifest(**{**manifest.to_dict(), **written})
@@ -221,11 +233,46 @@ def _read_build(path: Path, verify: bool, pin: int | None) -> LoadedIndex:
         documents, chunks = read_tables(path)
         dense = DenseIndex.load(path / "dense.faiss")
         lexical = LexicalIndex.load(path / "bm25", size=len(chunks))
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        entities = read_entities(path, documents)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexError) as exc:
         raise IndexCorruptError(f"index in {path} cannot be read ({exc}); {REBUILD_HINT}") from None
     if len(chunks) != len(dense):
         raise IndexCorruptError(f"index in {path} is inconsistent (chunk and vector counts differ); {REBUILD_HINT}")
-    return LoadedIndex(path, manifest, documents, chunks, dense, lexical, pin)
+    return LoadedIndex(path, manifest, documents, chunks, dense, lexical, pin, entities)
+
+
+def read_entities(build: Path, documents: Mapping[str, Document]) -> dict[str, tuple[Mention, ...]]:
+    """The build's entities as Mentions (their text cut from the document's)."""
+    listed = json.loads((build / ENTITIES_FILE).read_text(encoding="utf-8"))
+    entities = {}
+    for doc_id, rows in listed.items():
+        text = documents[doc_id].text
+        entities[doc_id] = tuple(Mention(int(s), int(e), str(label), text[int(s) : int(e)]) for s, e, label in rows)
+    return entities
+
+
+def entity_cache(index_dir: Path) -> dict[str, tuple[Mention, ...]]:
+    """The current build's entities keyed by document content hash, for a rebuild to reuse; {} on any problem."""
+    try:
+        path = current_path(index_dir)
+        manifest = read_manifest(path)
+        verify_files(path, {name: manifest.files[name] for name in (*TABLE_FILES, ENTITIES_FILE)})
+        documents, _chunks = read_tables(path)
+        entities = read_entities(path, documents)
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        IndexError,
+        IndexMissingError,
+        IndexCorruptError,
+        IndexMismatchError,
+    ):
+        return {}
+    return {
+        documents[doc_id].content_hash: found for doc_id, found in entities.items() if documents[doc_id].content_hash
+    }
 
 
 def verify_files(build: Path, checksums: dict[str, str]) -> None:

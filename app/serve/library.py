@@ -60,7 +60,7 @@ class BuildStatus:
     """How the server's own index builds are doing, and which build answers questions."""
 
     state: BuildState
-    stage: str  # "reading", "embedding", "writing", "loading", or "" when idle
+    stage: str  # "reading", "embedding", "annotating", "writing", "loading", or "" when idle
     done: int
     total: int
     message: str  # the last build's outcome, or why it failed
@@ -74,7 +74,7 @@ class BuildStatus:
             return 1.0
         if self.stage == "embedding" and self.total:
             return 0.1 + 0.8 * self.done / self.total
-        return {"reading": 0.05, "writing": 0.92, "loading": 0.97}.get(self.stage, 0.0)
+        return {"reading": 0.05, "annotating": 0.9, "writing": 0.92, "loading": 0.97}.get(self.stage, 0.0)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "fraction": round(self.fraction, 3)}

@@ -51,6 +51,7 @@
       var stage = {
         reading: "reading the documents",
         embedding: "embedding passages " + build.done + " of " + build.total,
+        annotating: "finding names, places, dates and figures",
         writing: "writing the index",
         loading: "switching the chat to the new index"
       }[build.stage] || build.stage;
