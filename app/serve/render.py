@@ -3,8 +3,9 @@
 The final answer is the text with its [n] markers (each a link that opens its quote in the
 document), and under it each cited source (title, page, the quoted sentence highlighted inside
 its passage, a link that opens the whole document at that span). A "not found" answer shows
-the closest passages instead. A follow-up says which earlier questions it was read with, and
-every final answer ends with what was searched and a "Copy answer" button.
+the closest passages instead. A follow-up says what it was read as (the standalone question it
+was rewritten to), or, when there was nothing to rewrite it from, which earlier questions it was
+read with; and every final answer ends with what was searched and a "Copy answer" button.
 
 Every message is HTML built here from escaped text, wrapped in one <div> with no blank
 line, so Gradio's Markdown renderer passes it through untouched (a CommonMark HTML block)
@@ -23,6 +24,7 @@ from urllib.parse import quote
 
 from app.assistant import Assistant
 from app.ingest.sentences import split_sentences
+from app.search.query import read_as
 from app.serve.text_html import passage_html
 from app.types import Answer, Citation, Document, Passage
 
@@ -83,7 +85,7 @@ class Renderer:
         return f'<div class="ad-msg ad-problem" role="alert"><p class="ad-text">{_text(message)}</p></div>'
 
     def answer(self, answer: Answer) -> str:
-        parts = ['<div class="ad-msg">', _follow_up(answer.follows_up)]
+        parts = ['<div class="ad-msg">', _follow_up(answer)]
         if answer.abstained:
             parts.append(self._not_found(answer))
         else:
@@ -179,11 +181,15 @@ class Renderer:
         )
 
 
-def _follow_up(earlier: tuple[str, ...]) -> str:
-    """The line saying which earlier questions the search carried in ("" for a new topic)."""
-    if not earlier:
+def _follow_up(answer: Answer) -> str:
+    """The line saying how a follow-up was read ("" for a new topic): the standalone question it was rewritten
+    to, else (nothing to rewrite it from) which earlier questions were carried into its search."""
+    if not answer.follows_up:
         return ""
-    quoted = [f"“{_inline(_clip(' '.join(q.split()), FOLLOW_UP_CHARS))}”" for q in earlier]
+    rewrite = read_as(answer.question, answer.query)
+    if rewrite:
+        return f'<p class="ad-followup">Read as: “{_inline(rewrite)}”</p>'
+    quoted = [f"“{_inline(_clip(' '.join(q.split()), FOLLOW_UP_CHARS))}”" for q in answer.follows_up]
     listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
     return f'<p class="ad-followup">Read as a follow-up to: {listed}</p>'
 
