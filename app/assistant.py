@@ -12,27 +12,30 @@ under way finishes on the build it started with.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import threading
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from app.answer.extractive import Extract, ExtractiveAnswerer
-from app.answer.reader import Reader
+from app.answer.answerer import Answerer, Extract
+from app.answer.calibration import Calibration
+from app.answer.extractive import ExtractiveAnswerer, ExtractiveSettings
+from app.answer.llm import LLMAnswerer
+from app.answer.reader import Reader, load_calibration
 from app.answer.reader_answer import ReaderAnswerer
 from app.errors import AskdocsError, DocumentNotFoundError, IndexMismatchError, QuestionError
 from app.index import store
 from app.index.build import build_index, file_hash_or_empty
 from app.index.embedding import Embedder
 from app.index.store import LoadedIndex
+from app.ingest.annotate import Annotator
 from app.ingest.files import corpus_files
-from app.search.query import resolve
+from app.search.query import ResolvedQuery, resolve
 from app.search.retrieve import Retriever
-from app.settings import Settings
+from app.settings import ANSWERERS, Settings
 from app.types import Answer, Document, Passage, Turn
 
 
@@ -44,20 +47,23 @@ class LoadReport:
 
 
 class Served:
-    """One index build and what is derived from it; replaced as a whole when a newer build is loaded."""
+    """One index build and what is derived from it; replaced as a whole when a newer build is loaded.
 
-    def __init__(self, index: LoadedIndex, retriever: Retriever, extractive: ExtractiveAnswerer | None) -> None:
+    Its answerers are made on first use (they hold the build's term weights and entities) by `make`.
+    """
+
+    def __init__(self, index: LoadedIndex, retriever: Retriever, make: Callable[[str, Served], Answerer]) -> None:
         self.index = index
         self.retriever = retriever
-        self._extractive = extractive
-        self._lock = threading.Lock()
+        self._make = make
+        self._answerers: dict[str, Answerer] = {}
+        self._lock = threading.RLock()  # the LLM's fallback is made while the LLM is
 
-    def extractive(self, embedder: Embedder) -> ExtractiveAnswerer:
-        """Made on first use (its term weights come with the index; its sentence-vector cache fills as it answers)."""
+    def answerer(self, name: str) -> Answerer:
         with self._lock:
-            if self._extractive is None:
-                self._extractive = ExtractiveAnswerer(embedder, self.index.lexical)
-            return self._extractive
+            if name not in self._answerers:
+                self._answerers[name] = self._make(name, self)
+            return self._answerers[name]
 
 
 class Assistant:
@@ -68,11 +74,16 @@ class Assistant:
         embedder: Embedder,
         extractive: ExtractiveAnswerer | None = None,
         reader: Reader | None = None,
+        annotator: Annotator | None = None,
     ) -> None:
+        """`extractive`, `reader` and `annotator` share what is already loaded (another Assistant's) when given."""
         self.settings = settings
         self.embedder = embedder
-        self.served = Served(index, Retriever(index, embedder, settings), extractive)
-        self.reader = ReaderAnswerer(reader or Reader(threads=settings.reader_threads))
+        self.reader = reader or Reader(threads=settings.reader_threads)
+        self.annotator = annotator or Annotator()
+        self._extractive = extractive
+        self._calibration: Calibration | None = None
+        self.served = Served(index, Retriever(index, embedder, settings), self._make_answerer)
         self.load_report = LoadReport(0.0, False, [])
         self._reload_lock = threading.Lock()
         self._corpus_hashes = CorpusHashes(settings.corpus_dir)
@@ -87,7 +98,35 @@ class Assistant:
 
     @property
     def extractive(self) -> ExtractiveAnswerer:
-        return self.served.extractive(self.embedder)
+        answerer = self.served.answerer("extractive")
+        assert isinstance(answerer, ExtractiveAnswerer)
+        return answerer
+
+    def answerer(self, name: str | None = None) -> Answerer:
+        """The answerer of that name (`ANSWERERS`; default the `answerer` setting) for the build served now."""
+        return self.served.answerer(name or self.settings.answerer)
+
+    def _make_answerer(self, name: str, served: Served) -> Answerer:
+        settings = self.settings
+        if name == "reader":
+            if self._calibration is None:
+                self._calibration = load_calibration(self.reader.model_dir)
+            return ReaderAnswerer(
+                self.reader,
+                self._calibration,
+                settings.reader_threshold,
+                settings.reader_min_similarity,
+                served.index.entities,
+                self.annotator,
+            )
+        if name == "extractive":
+            bound = ExtractiveSettings(settings.abstain_threshold, settings.answer_sentences, settings.answer_margin)
+            if self._extractive is not None and self._extractive.lexical is served.index.lexical:
+                return self._extractive.bound_to(bound)
+            return ExtractiveAnswerer(self.embedder, served.index.lexical, bound)
+        if name == "llm":
+            return LLMAnswerer(settings, self.embedder, fallback=served.answerer("reader"))
+        raise QuestionError(f"unknown answerer {name!r}; one of: {', '.join(ANSWERERS)}")
 
     def reload(self) -> bool:
         """Switch to the index's current build if it is not the one served; True when it switched.
@@ -104,7 +143,8 @@ class Assistant:
             except BaseException:
                 index.unpin()
                 raise
-            old, self.served = self.served, Served(index, Retriever(index, self.embedder, self.settings), None)
+            retriever = Retriever(index, self.embedder, self.settings)
+            old, self.served = self.served, Served(index, retriever, self._make_answerer)
             old.index.unpin()  # questions still reading it hold it in memory; its files may go
             return True
 
@@ -151,7 +191,8 @@ class Assistant:
         assistant = cls(settings, index, embedder)
         assistant._corpus_hashes = hashes
         if "reader" in warm_up:
-            assistant.reader.reader.read("warm up", ["warm up"])  # check and load the reader now, too
+            assistant.reader.read("warm up", ["warm up"])  # check and load the reader now, too
+            assistant.annotator.annotate("Warm up in Ottawa.")  # and spaCy, which reads every question
         assistant.load_report = LoadReport(time.perf_counter() - started, built, stale)
         return assistant
 
@@ -193,15 +234,14 @@ class Assistant:
 
         The offline answers are ready at once, so their pieces are their words; an LLM's are its tokens.
         `history` holds the earlier turns, oldest first: `Turn`s (question and the short answer it got),
-        or plain earlier questions.
+        or plain earlier questions. `answerer` is one of `ANSWERERS` (default: the setting).
         """
         question, history = self.check_question(question, history)
-        answerer = answerer or self.settings.answerer
         k = self.check_k(k)
         started = time.perf_counter()
         served = self.served  # read once: a reload mid-question must not mix two builds
-        query = resolve(question, history, self.settings.history_weight)
-        # embedded once, for retrieval and for scoring the answer's sentences
+        chosen = served.answerer(answerer or self.settings.answerer)
+        query = resolve(question, history, self.settings.history_weight, self.annotator)
         query_vector = self.embedder.encode_query(query.search, query.context, query.context_weight)
         passages = served.retriever.retrieve(
             query.search,
@@ -211,75 +251,40 @@ class Assistant:
             query_vector=query_vector,
         )
         timings = {"retrieve": _ms_since(started)}
-
-        def as_answer(name: str, extract: Extract, t: float) -> Answer:
-            return Answer(
-                question=question,
-                text=extract.text,
-                citations=extract.citations,
-                abstained=extract.abstained,
-                passages=tuple(passages),
-                query=query.describe(),
-                answerer=name,
-                confidence=round(extract.best_support, 4),
-                timings_ms={**timings, "answer": _ms_since(t)},
-                notes=(f"not answered: {extract.reason}",) if extract.reason else (),
-                short_answer=extract.short,
+        answering = time.perf_counter()
+        pieces = chosen.stream(query, passages[:k], served.index.documents) if stream else None
+        for piece in pieces or [chosen.answer(query, passages[:k], served.index.documents)]:
+            if isinstance(piece, str):
+                yield piece
+                continue
+            yield self._as_answer(
+                piece, chosen.name, query, passages, {**timings, "answer": _ms_since(answering)}, started
             )
 
-        def extractive() -> Answer:
-            t = time.perf_counter()
-            extract = served.extractive(self.embedder).answer(
-                query,
-                passages[:k],
-                served.index.documents,
-                self.settings.abstain_threshold,
-                self.settings.answer_sentences,
-                self.settings.answer_margin,
-                query_vector,
-            )
-            return as_answer("extractive", extract, t)
-
-        def read() -> Answer:
-            t = time.perf_counter()
-            extract = self.reader.answer(
-                query,
-                passages[:k],
-                served.index.documents,
-                self.settings.reader_threshold,
-                self.settings.reader_min_similarity,
-            )
-            return as_answer("reader", extract, t)
-
-        if answerer == "llm" and not self.settings.llm_configured:
-            note = "no LLM is configured (settings llm_base_url and llm_model); showing the reader's answer"
-            pieces: Iterator[str | Answer] = iter([dataclasses.replace(read(), notes=(note,))])
-        elif answerer == "llm":
-            from app.answer import llm
-
-            request = llm.LLMRequest(
-                question=question,
-                query=query.describe(),
-                passages=passages[:k],
-                documents=served.index.documents,
-                embedder=self.embedder,
-                settings=self.settings,
-                fallback=read,
-            )
-            run = llm.stream_llm_answer if stream else llm.llm_answer
-            result = run(request)
-            pieces = result if isinstance(result, Iterator) else iter([result])
-        else:
-            answer = extractive() if answerer == "extractive" else read()
-            pieces = iter([*(re.findall(r"\S+\s*", answer.text) if stream else []), answer])
-        for piece in pieces:
-            if isinstance(piece, Answer):
-                piece = dataclasses.replace(
-                    piece,
-                    timings_ms={**timings, **piece.timings_ms, "total": _ms_since(started)},
-                    follows_up=query.carried,
-                )
-            yield piece
+    def _as_answer(
+        self,
+        extract: Extract,
+        name: str,
+        query: ResolvedQuery,
+        passages: Sequence[Passage],
+        timings: dict[str, float],
+        started: float,
+    ) -> Answer:
+        notes = (*extract.notes, *((f"not answered: {extract.reason}",) if extract.reason else ()))
+        return Answer(
+            question=query.question,
+            text=extract.text,
+            citations=extract.citations,
+            abstained=extract.abstained,
+            passages=tuple(passages),
+            query=query.describe(),
+            answerer=extract.answerer or name,
+            confidence=round(extract.best_support, 4),
+            timings_ms={**timings, **extract.timings_ms, "total": _ms_since(started)},
+            notes=notes,
+            short_answer=extract.short,
+            follows_up=query.carried,
+        )
 
     def replay(self, questions: Sequence[str], answerer: str | None = None, k: int | None = None) -> list[Turn]:
         """Ask earlier questions in order, as a chat would, so a follow-up knows the answers they got."""

@@ -21,6 +21,7 @@ from app.settings import ANSWERERS, RETRIEVAL_MODES, Settings, load_settings
 from app.types import CLOSEST_PASSAGES, Answer, Turn
 
 if TYPE_CHECKING:
+    from app.answer.reader_answer import ReaderAnswerer
     from app.assistant import Assistant
     from app.serve.client import AskdocsServer
 
@@ -159,11 +160,47 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model-dir", type=Path, help="where the exported model goes (default: the package's)")
     train.add_argument("--questions", type=int, default=16_000, help="training questions (default 16000)")
     train.add_argument("--skip-questions", type=int, default=0, help="start after this many (continue on new ones)")
-    train.add_argument("--init-from", type=Path, help="a trained reader folder to continue from (default: MiniLM)")
+    train.add_argument(
+        "--init-from",
+        type=Path,
+        help="a transformers reader folder, or an exported int8 reader (model.onnx) dequantized, to start from "
+        "(default: MiniLM)",
+    )
+    train.add_argument(
+        "--resume-from", type=Path, help="a training checkpoint (with training_state.json) to continue; same recipe"
+    )
+    train.add_argument("--checkpoint", type=Path, help="also save the result here in float16, to continue from later")
+    train.add_argument("--bf16", action="store_true", help="train under bf16 autocast")
     train.add_argument("--learning-rate", type=float, default=1e-4, help="peak AdamW learning rate (default 1e-4)")
     train.add_argument("--held-out", type=int, default=20, help="articles kept out for the figures (default 20)")
     train.add_argument("--seed", type=int, default=13)
     train.set_defaults(run=cmd_train_reader)
+
+    calibrate = commands.add_parser(
+        "calibrate-reader",
+        help="fit the reader's confidence on SQuAD questions it never trained on (calibration.json)",
+        description="Reads unused training-article questions (gold, perturbed, near-miss) and fits the "
+        "logistic regression behind the answer's confidence.",
+    )
+    calibrate.add_argument("--data", type=Path, required=True, help="folder with squad-v1.1-train.json.gz")
+    calibrate.add_argument("--model-dir", type=Path, help="the exported reader (default: the package's)")
+    calibrate.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=Path(__file__).resolve().parent / "answer" / "reader_model" / "checkpoint",
+        help="the training checkpoint whose state says how many questions training used",
+    )
+    calibrate.add_argument(
+        "--skip-questions", type=int, help="use questions after this many (default: the checkpoint's)"
+    )
+    calibrate.add_argument("--questions", type=int, default=1500, help="questions to read (default 1500)")
+    calibrate.add_argument(
+        "--features",
+        nargs="+",
+        help="what the confidence combines: of score, typed, mistyped, agreement, coverage (default: all; "
+        "`score` alone keeps the reader's order of answers)",
+    )
+    calibrate.set_defaults(run=cmd_calibrate_reader)
 
     serve = commands.add_parser("serve", help="serve the chat UI and JSON API (builds the index if missing)")
     serve.add_argument("--host", help="interface to bind (default: host setting, 127.0.0.1)")
@@ -309,15 +346,55 @@ def cmd_eval_beir(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval_squad(args: argparse.Namespace, settings: Settings) -> int:
-    from app.answer.reader import Reader
     from app.evaluation.squad import far_questions, held_out_articles, reader_figures
 
     held_out = held_out_articles(args.data)  # SQuAD is read once for both figures
-    print(reader_figures(Reader(), held_out, settings.reader_threshold, args.questions).to_markdown())
+    print(reader_figures(_squad_answerer(settings), held_out, args.questions).to_markdown())
     assistant = _load(settings)
     far = far_questions(held_out)
     refused = sum(assistant.ask(question).abstained for question in far)
     print(f"\nfar questions (held-out SQuAD, asked of {settings.corpus_dir}/): {refused} of {len(far)} refused")
+    return 0
+
+
+def _squad_answerer(settings: Settings, model_dir: Path | None = None, calibrated: bool = True) -> ReaderAnswerer:
+    """The reader answerer as the assistant builds it, for paragraphs outside any index (SQuAD's)."""
+    from app.answer.calibration import UNCALIBRATED
+    from app.answer.reader import MODEL_DIR, Reader, load_calibration
+    from app.answer.reader_answer import ReaderAnswerer
+    from app.ingest.annotate import Annotator
+
+    model_dir = model_dir or MODEL_DIR
+    calibration = load_calibration(model_dir) if calibrated else UNCALIBRATED
+    reader = Reader(model_dir, settings.reader_threads)
+    return ReaderAnswerer(reader, calibration, settings.reader_threshold, 0.0, {}, Annotator())
+
+
+def cmd_calibrate_reader(args: argparse.Namespace, settings: Settings) -> int:
+    from app.answer.calibration import CALIBRATION_FILE, FEATURES, fit
+    from app.answer.reader import CHECKSUMS_FILE, MODEL_DIR
+    from app.answer.training import TRAINING_STATE
+    from app.evaluation.squad import calibration_candidates
+    from app.index.store import file_hash
+
+    model_dir = args.model_dir or MODEL_DIR
+    features = args.features or list(FEATURES)
+    if set(features) - set(FEATURES):
+        raise AskdocsError(f"--features: each one of {', '.join(FEATURES)}")
+    skip = args.skip_questions
+    if skip is None:
+        state = json.loads((args.checkpoint / TRAINING_STATE).read_text(encoding="utf-8"))
+        skip = max(stage["questions"][1] for stage in state["stages"])
+    answerer = _squad_answerer(settings, model_dir, calibrated=False)
+    print(f"reading {args.questions} training-article questions after the first {skip} …", file=sys.stderr)
+    candidates, right = calibration_candidates(answerer, args.data, skip, args.questions)
+    described = f"{len(candidates)} candidates ({sum(right)} right) of SQuAD questions {skip}–{skip + args.questions}"
+    calibration = fit(candidates, right, described + " of the seeded order, never trained on", features)
+    calibration.save(model_dir / CALIBRATION_FILE)
+    checksums = json.loads((model_dir / CHECKSUMS_FILE).read_text(encoding="utf-8"))
+    checksums[CALIBRATION_FILE] = file_hash(model_dir / CALIBRATION_FILE)
+    (model_dir / CHECKSUMS_FILE).write_text(json.dumps(checksums, indent=2) + "\n", encoding="utf-8")
+    print(f"{described}: weights {dict(zip(FEATURES, calibration.weights, strict=True))}, bias {calibration.bias:.3f}")
     return 0
 
 
@@ -329,28 +406,35 @@ def cmd_eval_cast(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_train_reader(args: argparse.Namespace, settings: Settings) -> int:
-    from app.answer.reader import MODEL_DIR, Reader
-    from app.answer.training import TrainConfig, export_reader, train
+    from app.answer.reader import MODEL_DIR
+    from app.answer.training import TrainConfig, export_reader, recover_from_onnx, save_checkpoint, train
     from app.evaluation.squad import held_out_articles, reader_figures
 
+    base = args.init_from
+    if base is not None and (base / "model.onnx").is_file():
+        base = recover_from_onnx(base, args.out / "init-dequantized")
     config = TrainConfig(
         data_dir=args.data,
         output_dir=args.out,
         questions=args.questions,
         skip_questions=args.skip_questions,
-        base_model=str(args.init_from or ""),
+        base_model=str(base or ""),
+        resume_from=str(args.resume_from or ""),
         learning_rate=args.learning_rate,
         held_out_articles=args.held_out,
         seed=args.seed,
+        bf16=args.bf16,
     )
     print(f"training into {args.out}/ (a second run resumes from its last checkpoint) …", file=sys.stderr)
     trained = train(config)
+    if args.checkpoint:
+        save_checkpoint(trained, args.checkpoint)
     model_dir = args.model_dir or MODEL_DIR
     checksums = export_reader(trained, model_dir)
     print(f"exported to {model_dir}/: " + ", ".join(f"{name} {digest[:12]}…" for name, digest in checksums.items()))
     held_out = held_out_articles(args.data, config)
-    figures = reader_figures(Reader(model_dir), held_out, settings.reader_threshold, seed=config.seed)
-    print(figures.to_markdown())
+    answerer = _squad_answerer(settings, model_dir, calibrated=False)  # calibrate-reader fits its calibration next
+    print(reader_figures(answerer, held_out, seed=config.seed).to_markdown())
     return 0
 
 
@@ -398,7 +482,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sizes(text: str) -> tuple[int, ...]:
-    """"10000,100000" → (10000, 100000); argparse reports a ValueError as a usage error."""
+    """ "10000,100000" → (10000, 100000); argparse reports a ValueError as a usage error."""
     sizes = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
     if not sizes or min(sizes) < 1:
         raise ValueError(text)

@@ -46,3 +46,7 @@ class DocumentNotFoundError(AskdocsError, KeyError):
 
 class ModelError(AskdocsError, ValueError):
     """A model shipped with the package (the reader) is missing or damaged."""
+
+
+class TrainingError(AskdocsError, ValueError):
+    """A training run can't start as asked (a checkpoint made with another recipe, say)."""

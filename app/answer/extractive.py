@@ -24,18 +24,18 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from app.answer.answerer import NOT_FOUND, Extract, in_words
 from app.index.embedding import Embedder
 from app.index.lexical import LexicalIndex
 from app.ingest.sentences import Sentence, sentences_overlapping
 from app.search.query import ResolvedQuery
 from app.types import Citation, Document, Passage
 
-NOT_FOUND = "I couldn't find that in the documents."
 SENTENCE_CACHE_SIZE = 200_000  # about 300 MB of vectors at most
 WEIGHTS = {"dense": 0.55, "lexical": 0.3, "rank": 0.1, "type": 0.05, "year": 0.1}
 OTHER_SOURCE_MARGIN = 0.1  # how close another document's figure must be to be quoted beside the best
@@ -54,16 +54,6 @@ class ScoredSentence:
     passage: Passage
     sentence: Sentence
     support: float
-
-
-@dataclass(frozen=True)
-class Extract:
-    text: str
-    citations: tuple[Citation, ...]
-    abstained: bool
-    best_support: float  # 0..1
-    reason: str = ""  # why it abstained
-    short: str = ""  # the short answer leading the text, when there is one
 
 
 def question_type(question: str) -> str:
@@ -103,13 +93,37 @@ def lead_span(sentence: str, kind: str) -> str | None:
     return spans[0] if len(set(spans)) == 1 else None
 
 
+@dataclass(frozen=True)
+class ExtractiveSettings:
+    """The extractive answerer's operating point (the settings of the same names)."""
+
+    abstain_threshold: float
+    max_sentences: int
+    margin: float
+
+
 class ExtractiveAnswerer:
-    def __init__(self, embedder: Embedder, lexical: LexicalIndex, weights: Mapping[str, float] = WEIGHTS) -> None:
+    name = "extractive"
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        lexical: LexicalIndex,
+        bound: ExtractiveSettings,
+        weights: Mapping[str, float] = WEIGHTS,
+    ) -> None:
         self.embedder = embedder
         self.lexical = lexical
+        self.bound = bound
         self.weights = dict(weights)
         self._sentence_vectors: dict[str, np.ndarray] = {}  # sentence text → vector; sentences recur a lot
         self._cache_lock = threading.Lock()  # the server answers on several threads at once
+
+    def bound_to(self, bound: ExtractiveSettings) -> ExtractiveAnswerer:
+        """The same answerer (and its sentence-vector cache) at another operating point."""
+        other = ExtractiveAnswerer(self.embedder, self.lexical, bound, self.weights)
+        other._sentence_vectors, other._cache_lock = self._sentence_vectors, self._cache_lock
+        return other
 
     def _encode_sentences(self, texts: Sequence[str]) -> np.ndarray:
         # The vectors this call uses are collected in a local dict: another thread may clear the cache
@@ -187,18 +201,19 @@ class ExtractiveAnswerer:
             scored.append(ScoredSentence(passage, sentence, support))
         return sorted(scored, key=lambda s: -s.support)
 
-    def answer(
-        self,
-        query: ResolvedQuery,
-        passages: Sequence[Passage],
-        documents: Mapping[str, Document],
-        abstain_threshold: float,
-        max_sentences: int,
-        margin: float,
-        query_vector: np.ndarray | None = None,
-    ) -> Extract:
+    def stream(
+        self, query: ResolvedQuery, passages: Sequence[Passage], documents: Mapping[str, Document]
+    ) -> Iterator[str | Extract]:
+        return in_words(self.answer(query, passages, documents))
+
+    def answer(self, query: ResolvedQuery, passages: Sequence[Passage], documents: Mapping[str, Document]) -> Extract:
         question = query.search
-        scored = self.score(query, passages, documents, query_vector)
+        abstain_threshold, max_sentences, margin = (
+            self.bound.abstain_threshold,
+            self.bound.max_sentences,
+            self.bound.margin,
+        )
+        scored = self.score(query, passages, documents)
         best = scored[0].support if scored else 0.0
         if best < abstain_threshold:
             return Extract(NOT_FOUND, (), True, best, "no passage sentence is close enough to the question")

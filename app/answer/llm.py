@@ -31,10 +31,12 @@ from functools import partial
 
 import numpy as np
 
-from app.answer.extractive import NOT_FOUND as EXTRACTIVE_NOT_FOUND
+from app.answer.answerer import NOT_FOUND as EXTRACTIVE_NOT_FOUND
+from app.answer.answerer import Answerer, Extract
 from app.answer.llm_client import LLMError, complete, stream
 from app.index.embedding import Embedder
 from app.ingest.sentences import Sentence, sentences_overlapping, split_sentences
+from app.search.query import ResolvedQuery
 from app.settings import Settings
 from app.types import Answer, Citation, Document, Passage
 
@@ -154,6 +156,67 @@ def verify(
     citations = [_citation(passages[p], documents, renumber[p], *hit) for p, hit in best.items()]
     text = re.sub(r"[ \t]{2,}", " ", "".join([*parts, draft[cursor:]])).strip()
     return Verified(text, tuple(citations), tuple(dict.fromkeys(dropped)), tuple(unsupported))
+
+
+class LLMAnswerer:
+    """The LLM behind the one answerer interface; every failure, or no LLM configured, gives `fallback`'s answer."""
+
+    name = ANSWERER
+
+    def __init__(self, settings: Settings, embedder: Embedder, fallback: Answerer) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.fallback = fallback
+
+    def answer(self, query: ResolvedQuery, passages: Sequence[Passage], documents: Mapping[str, Document]) -> Extract:
+        return [x for x in self._extracts(query, passages, documents, streaming=False) if isinstance(x, Extract)][-1]
+
+    def stream(
+        self, query: ResolvedQuery, passages: Sequence[Passage], documents: Mapping[str, Document]
+    ) -> Iterator[str | Extract]:
+        return self._extracts(query, passages, documents, streaming=True)
+
+    def _extracts(
+        self, query: ResolvedQuery, passages: Sequence[Passage], documents: Mapping[str, Document], streaming: bool
+    ) -> Iterator[str | Extract]:
+        if not self.settings.llm_configured:
+            note = "no LLM is configured (settings llm_base_url and llm_model); showing the reader's answer"
+            offline = self.fallback.answer(query, passages, documents)
+            yield dataclasses.replace(offline, notes=(*offline.notes, note), answerer=self.fallback.name)
+            return
+
+        def fallback() -> Answer:
+            offline = self.fallback.answer(query, passages, documents)
+            return Answer(
+                question=query.question,
+                text=offline.text,
+                citations=offline.citations,
+                abstained=offline.abstained,
+                passages=tuple(passages),
+                query=query.describe(),
+                answerer=self.fallback.name,
+                confidence=offline.best_support,
+                notes=(f"not answered: {offline.reason}",) if offline.reason else (),
+                short_answer=offline.short,
+            )
+
+        request = LLMRequest(
+            query.question, query.describe(), passages, documents, self.embedder, self.settings, fallback
+        )
+        for item in _run(request, streaming=streaming):
+            if isinstance(item, Answer):
+                yield Extract(
+                    item.text,
+                    item.citations,
+                    item.abstained,
+                    item.confidence,
+                    short=item.short_answer,
+                    notes=item.notes,
+                    answerer=item.answerer,
+                    timings_ms=item.timings_ms,
+                )
+            else:
+                yield item
 
 
 def llm_answer(request: LLMRequest) -> Answer:

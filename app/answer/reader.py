@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from app.answer.calibration import CALIBRATION_FILE, UNCALIBRATED, Calibration
 from app.errors import ModelError
 from app.index.onnx_session import open_session
 from app.index.store import file_hash
@@ -31,10 +32,24 @@ MODEL_DIR = Path(__file__).resolve().parent / "reader_model"
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 CHECKSUMS_FILE = "checksums.json"
+READER_FILE = "reader.json"  # how the model reads: {"context_prefix": true} when trained on "title: passage"
 MAX_LENGTH = 192  # tokens per window; a 400-character chunk and a question fit in one
 STRIDE = 48  # tokens shared by consecutive windows of a longer passage
 MAX_ANSWER_TOKENS = 30
 TOP_TOKENS = 20  # start and end candidates tried per window
+
+
+PREFIX_SEPARATOR = " › "
+
+
+def context_prefix(title: str, headings: Sequence[str] = ()) -> str:
+    """What the reader reads before a passage: "title › heading › subheading: ".
+
+    A passage's facts often name their subject only in its heading ("Born: 1961 in Halifax" under
+    "Graeme Clark"); the reader is trained with the same prefix (SQuAD's article titles).
+    """
+    parts = [" ".join(p.split()) for p in (title, *headings) if p.strip()]
+    return f"{PREFIX_SEPARATOR.join(parts)}: " if parts else ""
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,14 @@ class Reader:
         self._tokenizer: Any = None
         self._lock = threading.Lock()
 
+    @property
+    def reads_context(self) -> bool:
+        """Whether the model was trained to read a context prefix before each passage (`context_prefix`)."""
+        try:
+            return bool(json.loads((self.model_dir / READER_FILE).read_text(encoding="utf-8"))["context_prefix"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return False  # the readers before the prefix have no reader.json
+
     def _load(self) -> tuple[Any, Any]:
         with self._lock:
             if self._session is None:
@@ -71,18 +94,26 @@ class Reader:
                 self._tokenizer = tokenizer
         return self._session, self._tokenizer
 
-    def read(self, question: str, passages: Sequence[str], per_passage: int = 3) -> list[Span]:
-        """Up to `per_passage` best spans of each passage (no overlapping duplicates), best first."""
+    def read(
+        self, question: str, passages: Sequence[str], per_passage: int = 3, prefixes: Sequence[str] = ()
+    ) -> list[Span]:
+        """Up to `per_passage` best spans of each passage (no overlapping duplicates), best first.
+
+        `prefixes[i]` (`context_prefix`) is read before passage i; spans never fall in it.
+        """
         if not passages:
             return []
+        prefixes = list(prefixes) or [""] * len(passages)
         session, tokenizer = self._load()
         windows: list[tuple[int, Any]] = []  # (passage index, encoding of one window)
-        for i, encoding in enumerate(tokenizer.encode_batch([(question, p) for p in passages])):
+        pairs = [(question, prefix + p) for prefix, p in zip(prefixes, passages, strict=True)]
+        for i, encoding in enumerate(tokenizer.encode_batch(pairs)):
             windows += [(i, w) for w in (encoding, *encoding.overflowing)]
         start_logits, end_logits = self._run(session, [w for _, w in windows])
         found: dict[int, list[Span]] = {}
         for (i, window), starts, ends in zip(windows, start_logits, end_logits, strict=True):
-            found.setdefault(i, []).extend(window_spans(window, starts, ends, passages[i], i))
+            spans = window_spans(window, starts, ends, pairs[i][1], i, len(prefixes[i]))
+            found.setdefault(i, []).extend(spans)
         spans = []
         for candidates in found.values():
             spans += _distinct(sorted(candidates, key=lambda s: -s.score))[:per_passage]
@@ -100,9 +131,15 @@ class Reader:
         return np.asarray(starts), np.asarray(ends)
 
 
-def window_spans(window: Any, starts: np.ndarray, ends: np.ndarray, passage: str, index: int) -> list[Span]:
-    """Every plausible span of one window, scored against the window's own no-answer logits."""
-    context = np.array([s == 1 for s in window.sequence_ids] + [False] * (len(starts) - len(window.ids)))
+def window_spans(
+    window: Any, starts: np.ndarray, ends: np.ndarray, text: str, index: int, prefix: int = 0
+) -> list[Span]:
+    """Every plausible span of one window, scored against the window's own no-answer logits.
+
+    `text` is what was read: a prefix of `prefix` characters, then the passage; offsets are the passage's.
+    """
+    in_passage = [s == 1 and o[0] >= prefix for s, o in zip(window.sequence_ids, window.offsets, strict=True)]
+    context = np.array(in_passage + [False] * (len(starts) - len(window.ids)))
     if not context.any():
         return []
     null = float(starts[0] + ends[0])
@@ -117,7 +154,7 @@ def window_spans(window: Any, starts: np.ndarray, ends: np.ndarray, passage: str
                 continue
             start, end = window.offsets[s][0], window.offsets[e][1]
             score = float(starts[s] + ends[e]) - null
-            spans.append(Span(index, start, end, passage[start:end], score))
+            spans.append(Span(index, start - prefix, end - prefix, text[start:end], score))
     return spans
 
 
@@ -128,6 +165,23 @@ def _distinct(spans: Sequence[Span]) -> list[Span]:
         if all(span.end <= k.start or span.start >= k.end for k in kept):
             kept.append(span)
     return kept
+
+
+def load_calibration(model_dir: Path = MODEL_DIR) -> Calibration:
+    """The calibration fitted for this model (`askdocs calibrate-reader`), checked against checksums.json.
+
+    A model folder without one (a reader just trained) answers by the reader's score alone.
+    """
+    path = model_dir / CALIBRATION_FILE
+    if not path.is_file():
+        return UNCALIBRATED
+    expected = json.loads((model_dir / CHECKSUMS_FILE).read_text(encoding="utf-8")).get(CALIBRATION_FILE)
+    if expected != file_hash(path):
+        raise ModelError(f"reader calibration {path} is damaged or not listed in {CHECKSUMS_FILE}; restore it from git")
+    try:
+        return Calibration.load(path)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"reader calibration {path} cannot be read ({exc})") from None
 
 
 def verify_model(model_dir: Path) -> None:

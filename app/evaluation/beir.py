@@ -282,7 +282,7 @@ def _cached_index(settings: Settings, documents: list[Document], model_hash: str
 
 def _build(settings: Settings, documents: list[Document], embedder: Embedder) -> None:
     with store.build_lock(settings.index_dir):
-        write_build(settings, documents, embedder, progress=sys.stderr.isatty())
+        write_build(settings, documents, embedder, progress=sys.stderr.isatty(), annotate=False)
 
 
 def _score(

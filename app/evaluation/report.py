@@ -2,9 +2,10 @@
 
 eval/reports/<timestamp>-<label>/
   results.jsonl   one line per item: id, question, the full Answer, scores, pass/fail reasons
-  summary.json    overall and per-kind metrics, latency per stage
+  summary.json    overall and per-kind metrics, latency per stage, coverage–accuracy curve, calibration
   summary.md      the same as Markdown tables (what the run prints)
-  report.html     tables and charts (accuracy per kind, latency distribution), no outside assets
+  report.html     tables and charts (accuracy per kind, latency distribution, coverage–accuracy and
+                  calibration), no outside assets
 """
 
 from __future__ import annotations
@@ -76,8 +77,46 @@ def _charts(run: EvalRun) -> list[tuple[str, str]]:
     ax.set_ylabel("questions")
     ax.set_title("Latency distribution")
     latency = _png(fig)
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.5))
+    curve = [p for p in run.summary["coverage"] if p["accuracy"] is not None]
+    left.plot([p["coverage"] for p in curve], [p["accuracy"] for p in curve], marker="o", color="#3b6ea5")
+    # thresholds that answer the same items land on one point: label it once, with their range
+    same_point: dict[tuple[float, float], list[float]] = {}
+    for p in curve:
+        same_point.setdefault((p["coverage"], p["accuracy"]), []).append(p["threshold"])
+    for xy, ts in same_point.items():
+        label = f"{ts[0]:g}" if len(ts) == 1 else f"{ts[0]:g}–{ts[-1]:g}"
+        left.annotate(label, xy, fontsize=7, xytext=(3, 3), textcoords="offset points")
+    left.set(
+        xlim=(-0.02, 1.05),
+        ylim=(-0.02, 1.05),
+        xlabel="coverage (share of items answered)",
+        ylabel="accuracy of those answered",
+        title="Coverage–accuracy (labels: confidence ≥)",
+    )
+    bins = [b for b in run.summary["calibration"] if b["count"]]
+    right.plot([0, 1], [0, 1], linestyle="--", color="#999")  # perfect calibration
+    right.scatter(
+        [b["mean_confidence"] for b in bins],
+        [b["share_right"] for b in bins],
+        s=[20 + 4 * b["count"] for b in bins],  # a dot's area grows with its bin's items
+        color="#6a9f58",
+    )
+    right.set(
+        xlim=(-0.02, 1.05),
+        ylim=(-0.02, 1.05),
+        xlabel="mean confidence (answered items, per bin)",
+        ylabel="share right",
+        title="Calibration",
+    )
+    coverage = _png(fig)
     plt.close("all")
-    return [("Accuracy per kind", accuracy), ("Latency distribution", latency)]
+    return [
+        ("Accuracy per kind", accuracy),
+        ("Latency distribution", latency),
+        ("Coverage–accuracy curve and calibration", coverage),
+    ]
 
 
 def _png(fig: Any) -> str:

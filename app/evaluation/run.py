@@ -3,8 +3,10 @@
 The set's format is ../shared/EVAL_FORMAT.md: unknown fields are ignored and
 nothing is assumed about ids, kinds or splits. Per item we score retrieval
 (is an evidence string in the k-th passage?), the answer (are all key terms
-in it?), its citations (does each quote or its passage hold evidence?) and
-abstention; the summary averages them overall and per kind.
+in it? does its short answer hold one?), its citations (does each quote or its
+passage hold evidence?) and abstention; the summary averages them overall and
+per kind, and shows how accuracy trades against coverage as the confidence
+threshold rises, and whether confidence is calibrated.
 """
 
 from __future__ import annotations
@@ -13,12 +15,23 @@ import re
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.errors import AskdocsError
-from app.evaluation.metrics import hit_at, mrr_at, ndcg_at, percentile, supports, term_recall
+from app.evaluation.metrics import (
+    Outcome,
+    calibration,
+    coverage_curve,
+    hit_at,
+    mrr_at,
+    ndcg_at,
+    percentile,
+    short_answer_holds,
+    supports,
+    term_recall,
+)
 from app.jsonl import read_jsonl
 from app.types import Answer
 
@@ -138,6 +151,8 @@ def score(item: EvalItem, answer: Answer) -> tuple[dict[str, float], bool, tuple
         text = "" if answer.abstained else answer.text
         s["term_recall"] = term_recall(text, item.answers)
         s["accuracy"] = float(s["term_recall"] == 1.0 and not answer.abstained)
+        short = "" if answer.abstained else answer.short_answer
+        s["short_answer_accuracy"] = float(short_answer_holds(short, item.answers))
         chunks = {p.chunk.id: p.chunk.text for p in answer.passages}
         supported = [
             supports(c.quote, item.evidence) or supports(chunks.get(c.chunk_id, ""), item.evidence)
@@ -197,6 +212,7 @@ def run_eval(
 
 METRICS = (
     "accuracy",
+    "short_answer_accuracy",  # answerable items only, where accuracy also counts right abstentions
     "term_recall",
     "hit@1",
     "hit@3",
@@ -211,8 +227,27 @@ METRICS = (
 )
 
 
+# Confidence thresholds of the coverage–accuracy curve. The reader's confidence piles up near 1
+# (a logistic of a logit margin), so 0.99 is there to show what the very top of it is worth.
+COVERAGE_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+
+
+def outcome(result: ItemResult) -> Outcome:
+    """What the coverage curve and calibration need of a result: an answered item is right when the
+    question is answerable and the answer passes accuracy (every key term present)."""
+    answer = result.answer
+    right = result.item.answerable and result.scores["accuracy"] == 1.0
+    return Outcome(confidence=answer.confidence, answered=not answer.abstained, right=right)
+
+
+def _rounded(row: Any) -> dict[str, Any]:
+    """A metrics dataclass as a JSON row, floats to 4 places like the other summary figures."""
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(row).items()}
+
+
 def summarize(results: Sequence[ItemResult]) -> dict[str, Any]:
-    """Mean of each metric over the items that have it, overall and per kind; latency percentiles."""
+    """Mean of each metric over the items that have it, overall and per kind; latency percentiles;
+    the coverage–accuracy curve and the calibration table over all items."""
 
     def means(group: Iterable[ItemResult]) -> dict[str, Any]:
         group = list(group)
@@ -235,11 +270,14 @@ def summarize(results: Sequence[ItemResult]) -> dict[str, Any]:
     # how long the answers people read are: words of answered items, markers left out
     words = [len(re.sub(r"\[\d+\]", " ", r.answer.text).split()) for r in results if not r.answer.abstained]
     length = {"median": statistics.median(words), "p95": round(percentile(words, 95), 1)} if words else {}
+    outcomes = [outcome(r) for r in results]
     return {
         "overall": means(results),
         "by_kind": {k: means(v) for k, v in sorted(by_kind.items())},
         "latency_ms": latency,
         "answer_words": length,
+        "coverage": [_rounded(p) for p in coverage_curve(outcomes, COVERAGE_THRESHOLDS)],
+        "calibration": [_rounded(b) for b in calibration(outcomes)],
     }
 
 
@@ -261,7 +299,32 @@ def format_summary(summary: dict[str, Any], title: str = "") -> str:
     if length := summary.get("answer_words"):
         lines += ["", "| answer words (answered items) | median | p95 |", "|---|---|---|"]
         lines.append(f"| words | {length['median']} | {length['p95']} |")
+    # one column per threshold or bin, so each table stays a few lines long in a terminal
+    if curve := summary.get("coverage"):
+        lines += ["", "Answering only at confidence ≥ c (all items; an answered unanswerable item is wrong):", ""]
+        lines += _transposed(
+            "confidence ≥",
+            [f"{p['threshold']:g}" for p in curve],
+            {"coverage": [p["coverage"] for p in curve], "accuracy": [p["accuracy"] for p in curve]},
+        )
+    if bins := [b for b in summary.get("calibration", []) if b["count"]]:
+        lines += ["", "Calibration (answered items by confidence; does 0.8 mean about 80% right?):", ""]
+        lines += _transposed(
+            "confidence",
+            [f"{b['low']:g}–{b['high']:g}" for b in bins],
+            {
+                "answered": [b["count"] for b in bins],
+                "mean confidence": [b["mean_confidence"] for b in bins],
+                "share right": [b["share_right"] for b in bins],
+            },
+        )
     return "\n".join(lines).strip() + "\n"
+
+
+def _transposed(corner: str, headers: Sequence[str], rows: dict[str, Sequence[Any]]) -> list[str]:
+    """A Markdown table with one column per header and one row per entry of `rows`."""
+    lines = [f"| {corner} | " + " | ".join(headers) + " |", "|---" * (len(headers) + 1) + "|"]
+    return lines + [f"| {name} | " + " | ".join(_cell(v) for v in values) + " |" for name, values in rows.items()]
 
 
 def _cell(value: Any) -> str:

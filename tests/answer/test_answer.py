@@ -4,8 +4,10 @@ import json
 
 import pytest
 
+from app.answer.answerer import Answerer
 from app.assistant import Assistant
 from app.errors import QuestionError
+from app.settings import ANSWERERS
 from app.types import Answer, Turn
 from tests.test_cli import run_cli
 
@@ -131,7 +133,7 @@ def test_cli_ask_with_history_prints_text_and_sources(small_index) -> None:  # t
     assert result.returncode == 0, result.stderr
     assert "440" in result.stdout
     assert "[1]" in result.stdout
-    assert "searched: How long is it? [+ earlier turns" in result.stdout
+    assert "searched: How long is the pipeline?" in result.stdout, "read as a standalone question"
 
 
 def test_llm_answerer_through_the_assistant(full_assistant: Assistant, llm_server) -> None:  # type: ignore[no-untyped-def]
@@ -157,3 +159,11 @@ def test_llm_requested_but_not_configured_gives_the_readers_answer(full_assistan
     answer = full_assistant.ask("What pipeline did TC Energy finish in Mexico?", answerer="llm")
     assert answer.answerer == "reader"
     assert "no LLM is configured" in answer.notes[0]
+
+
+def test_answerers_are_looked_up_by_their_declared_names(full_assistant: Assistant) -> None:
+    for name in ANSWERERS:
+        answerer: Answerer = full_assistant.answerer(name)
+        assert answerer.name == name
+    with pytest.raises(QuestionError, match="unknown answerer 'readr'; one of: reader, extractive, llm"):
+        full_assistant.ask("What pipeline did TC Energy finish in Mexico?", answerer="readr")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from app.answer.reader import MODEL_DIR, MODEL_FILE, Reader, Span
+from app.answer.reader import MODEL_DIR, MODEL_FILE, Reader, Span, context_prefix
 from app.answer.reader_answer import Window, place, reading_window
 from app.assistant import Assistant
 from app.errors import ModelError
@@ -54,7 +54,8 @@ def test_a_name_is_answered_when_the_vectors_place_it_far(full_assistant: Assist
     # no retrieved passage reaches the similarity floor, but his biography holds every word of the question
     answer = full_assistant.ask("Who is Graeme Clark?")
     assert not answer.abstained, answer.notes
-    assert "Graeme Clark" in " ".join(c.quote for c in answer.citations)
+    assert "Clark" in " ".join(c.quote for c in answer.citations)
+    assert "MacKay" not in answer.short_answer, "who he is, not who followed him"
     # a question whose words are not all in one passage is still refused by the floor
     far = full_assistant.ask("Who is Graeme Clark's favourite hockey player?")
     assert far.abstained
@@ -77,7 +78,7 @@ def test_follow_up_reads_the_earlier_answer(full_assistant: Assistant) -> None:
 
 def test_a_heading_is_never_the_answer(full_assistant: Assistant) -> None:
     chunk = next(c for c in full_assistant.index.chunks if c.text.lstrip().startswith("## "))
-    window = reading_window(Passage(chunk, 1, 1.0), full_assistant.document(chunk.doc_id))
+    window = reading_window(Passage(chunk, 1, 1.0), full_assistant.document(chunk.doc_id).text)
     heading = next(s for s in window.sentences if s.is_heading)
     body = next(s for s in window.sentences if not s.is_heading)
 
@@ -103,3 +104,33 @@ def test_a_damaged_model_is_refused(tmp_path: Path) -> None:
     (copy / "checksums.json").unlink()
     with pytest.raises(ModelError, match=r"checksums\.json"):
         Reader(copy).read("Is it intact?", ["It is intact."])
+
+
+def test_the_context_prefix_reaches_the_reader_and_never_becomes_the_answer() -> None:
+    # Two profiles' "Born:" lines name no one; only their headings say whose they are.
+    lines = ["Born: 16 March 1965 in Fort Smith, Northwest Territories.", "Born: 24 June 1962 in Mexico City."]
+    prefixes = [
+        context_prefix("People in the news", ["Mark Carney — Prime Minister of Canada"]),
+        context_prefix("People in the news", ["Claudia Sheinbaum — President of Mexico"]),
+    ]
+    assert prefixes[0] == "People in the news › Mark Carney — Prime Minister of Canada: "
+    reader = Reader()
+    with_prefix = reader.read("When was Claudia Sheinbaum born?", lines, prefixes=prefixes)
+    without = reader.read("When was Claudia Sheinbaum born?", lines)
+    assert with_prefix
+    assert [(s.passage, s.start, round(s.score, 3)) for s in with_prefix] != [
+        (s.passage, s.start, round(s.score, 3)) for s in without
+    ], "the prefix is read"
+    for span in with_prefix:
+        assert span.start >= 0, "no span falls in the prefix"
+        assert lines[span.passage][span.start : span.end] == span.text, "offsets are the passage's"
+
+
+def test_field_lines_are_read_with_their_heading(full_assistant: Assistant) -> None:
+    chunk = next(c for c in full_assistant.index.chunks if "Successor:" in c.text)
+    window = reading_window(Passage(chunk, 1, 1.0), full_assistant.document(chunk.doc_id).text)
+    assert "Graeme C. Clark" in window.prefix
+    assert window.prefix.endswith(": ")
+    answer = full_assistant.ask("Who replaced Graeme Clark as ambassador to Mexico?")
+    assert answer.abstained or "MacKay" in answer.short_answer, answer.short_answer
+    assert "Former Canadian" not in answer.short_answer, "a nationality is not a who"

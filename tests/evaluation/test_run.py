@@ -101,6 +101,8 @@ def test_eval_command_writes_a_full_report_and_compares(small_index: Settings, t
     assert "| overall | 3 |" in first.stdout
     assert "| followup |" in first.stdout
     assert "| unanswerable |" in first.stdout
+    assert "short_answer_accuracy" in first.stdout
+    assert "| confidence ≥ | 0 | 0.1 |" in first.stdout
     (folder,) = reports.iterdir()
     assert {p.name for p in folder.iterdir()} == {"results.jsonl", "summary.json", "summary.md", "report.html"}
     rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
@@ -109,8 +111,12 @@ def test_eval_command_writes_a_full_report_and_compares(small_index: Settings, t
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["overall"]["items"] == 3
     assert "retrieve" in summary["latency_ms"]
+    assert "short_answer_accuracy" in summary["overall"]
+    assert summary["coverage"][0]["threshold"] == 0.0
+    assert sum(b["count"] for b in summary["calibration"]) == summary["coverage"][0]["answered"]
+    assert "Calibration" in (folder / "summary.md").read_text()
     html = (folder / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 2
+    assert html.count("data:image/png;base64,") == 3
     assert "http" not in html.split("<h2>Items")[0].replace(
         "http-equiv", ""
     )

@@ -51,7 +51,7 @@ def request(http: httpx.Client, kind: str, body: dict[str, Any]) -> Any:
 
 def test_many_clients_at_once_get_exactly_the_answers_one_client_gets(served: tuple[str, Assistant]) -> None:
     url, assistant = served
-    assert (assistant.embedder.threads, assistant.reader.reader.threads) == (1, 1)  # as `askdocs serve` runs
+    assert (assistant.embedder.threads, assistant.reader.threads) == (1, 1)  # as `askdocs serve` runs
     with httpx.Client(base_url=url, timeout=120) as http:
         alone = [request(http, kind, body) for kind, body in REQUESTS]
     assert any(a.get("citations") for a in alone)
