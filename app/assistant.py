@@ -12,6 +12,7 @@ under way finishes on the build it started with.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from app.answer.answerer import Answerer, Extract
+from app.answer.answerer import Answerer, as_answer
 from app.answer.calibration import Calibration
 from app.answer.extractive import ExtractiveAnswerer, ExtractiveSettings
 from app.answer.llm import LLMAnswerer
@@ -33,7 +34,7 @@ from app.index.embedding import Embedder
 from app.index.store import LoadedIndex
 from app.ingest.annotate import Annotator
 from app.ingest.files import corpus_files
-from app.search.query import ResolvedQuery, resolve
+from app.search.query import resolve
 from app.search.retrieve import Retriever
 from app.settings import ANSWERERS, Settings
 from app.types import Answer, Document, Passage, Turn
@@ -257,34 +258,9 @@ class Assistant:
             if isinstance(piece, str):
                 yield piece
                 continue
-            yield self._as_answer(
-                piece, chosen.name, query, passages, {**timings, "answer": _ms_since(answering)}, started
-            )
-
-    def _as_answer(
-        self,
-        extract: Extract,
-        name: str,
-        query: ResolvedQuery,
-        passages: Sequence[Passage],
-        timings: dict[str, float],
-        started: float,
-    ) -> Answer:
-        notes = (*extract.notes, *((f"not answered: {extract.reason}",) if extract.reason else ()))
-        return Answer(
-            question=query.question,
-            text=extract.text,
-            citations=extract.citations,
-            abstained=extract.abstained,
-            passages=tuple(passages),
-            query=query.describe(),
-            answerer=extract.answerer or name,
-            confidence=round(extract.best_support, 4),
-            timings_ms={**timings, **extract.timings_ms, "total": _ms_since(started)},
-            notes=notes,
-            short_answer=extract.short,
-            follows_up=query.carried,
-        )
+            timings_ms = {**timings, "answer": _ms_since(answering)}
+            answer = as_answer(piece, chosen.name, query, passages, timings_ms)
+            yield dataclasses.replace(answer, timings_ms={**answer.timings_ms, "total": _ms_since(started)})
 
     def replay(self, questions: Sequence[str], answerer: str | None = None, k: int | None = None) -> list[Turn]:
         """Ask earlier questions in order, as a chat would, so a follow-up knows the answers they got."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from app.search.query import ResolvedQuery
-from app.types import Citation, Document, Passage
+from app.types import Answer, Citation, Document, Passage
 
 NOT_FOUND = "I couldn't find that in the documents."
 
@@ -45,6 +45,26 @@ class Answerer(Protocol):
     ) -> Iterator[str | Extract]:
         """Text pieces as they are made, then the final Extract, which replaces them on screen."""
         ...
+
+
+def as_answer(
+    extract: Extract, name: str, query: ResolvedQuery, passages: Sequence[Passage], timings_ms: Mapping[str, float]
+) -> Answer:
+    """The Answer every interface shows for `extract` (made by answerer `name` from `passages` for `query`)."""
+    return Answer(
+        question=query.question,
+        text=extract.text,
+        citations=extract.citations,
+        abstained=extract.abstained,
+        passages=tuple(passages),
+        query=query.describe(),
+        answerer=extract.answerer or name,
+        confidence=round(extract.best_support, 4),
+        timings_ms={**timings_ms, **extract.timings_ms},
+        notes=(*extract.notes, *((f"not answered: {extract.reason}",) if extract.reason else ())),
+        short_answer=extract.short,
+        follows_up=query.carried,
+    )
 
 
 def in_words(extract: Extract) -> Iterator[str | Extract]:

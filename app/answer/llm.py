@@ -32,7 +32,7 @@ from functools import partial
 import numpy as np
 
 from app.answer.answerer import NOT_FOUND as EXTRACTIVE_NOT_FOUND
-from app.answer.answerer import Answerer, Extract
+from app.answer.answerer import Answerer, Extract, as_answer
 from app.answer.llm_client import LLMError, complete, stream
 from app.index.embedding import Embedder
 from app.ingest.sentences import Sentence, sentences_overlapping, split_sentences
@@ -186,19 +186,7 @@ class LLMAnswerer:
             return
 
         def fallback() -> Answer:
-            offline = self.fallback.answer(query, passages, documents)
-            return Answer(
-                question=query.question,
-                text=offline.text,
-                citations=offline.citations,
-                abstained=offline.abstained,
-                passages=tuple(passages),
-                query=query.describe(),
-                answerer=self.fallback.name,
-                confidence=offline.best_support,
-                notes=(f"not answered: {offline.reason}",) if offline.reason else (),
-                short_answer=offline.short,
-            )
+            return as_answer(self.fallback.answer(query, passages, documents), self.fallback.name, query, passages, {})
 
         request = LLMRequest(
             query.question, query.describe(), passages, documents, self.embedder, self.settings, fallback

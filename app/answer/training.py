@@ -20,6 +20,7 @@ import gzip
 import json
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -127,7 +128,9 @@ def usable_questions(articles: list[dict[str, Any]], seed: int) -> list[tuple[in
     return questions
 
 
-def article_pools(articles: list[dict[str, Any]], wanted: set[int], annotator: Annotator) -> dict[int, ArticlePool]:
+def article_pools(
+    articles: Sequence[dict[str, Any]], wanted: set[int], annotator: Annotator, processes: int = 1
+) -> dict[int, ArticlePool]:
     """The entities and nouns of each wanted article (spaCy over its paragraphs and questions)."""
     texts, owners = [], []
     for a in sorted(wanted):
@@ -135,7 +138,7 @@ def article_pools(articles: list[dict[str, Any]], wanted: set[int], annotator: A
             texts += [paragraph["context"], *(qa["question"] for qa in paragraph["qas"])]
             owners += [a] * (1 + len(paragraph["qas"]))
     pools = {a: ArticlePool() for a in wanted}
-    for owner, annotation in zip(owners, annotator.annotate_many(texts, processes=2), strict=True):
+    for owner, annotation in zip(owners, annotator.annotate_many(texts, processes=processes), strict=True):
         pools[owner].add(annotation)
     return pools
 
@@ -145,7 +148,8 @@ def make_pairs(articles: list[dict[str, Any]], config: TrainConfig, annotator: A
     rng = random.Random(config.seed)
     chosen = usable_questions(articles, config.seed)[config.skip_questions : config.skip_questions + config.questions]
     annotator = annotator or Annotator()
-    pools = article_pools(articles, {a for a, *_ in chosen}, annotator) if config.perturbed_share > 0 else {}
+    wanted = {a for a, *_ in chosen}
+    pools = article_pools(articles, wanted, annotator, processes=config.threads) if config.perturbed_share > 0 else {}
     question_annotations = annotator.annotate_many([q for _, _, q, _ in chosen]) if pools else []
     pairs = []
     for n, (a, p, question, answer) in enumerate(chosen):

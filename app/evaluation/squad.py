@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from app.answer.calibration import Candidate
-from app.answer.negatives import ArticlePool, perturb
+from app.answer.negatives import perturb
 from app.answer.reader_answer import Found, ReaderAnswerer
 from app.answer.training import (
     TrainConfig,
+    article_pools,
     article_title,
     load_squad,
     split_articles,
@@ -157,7 +158,7 @@ def reader_figures(
     ]
     rng.shuffle(items)
     items = items[:questions]
-    pools = _pools(answerer, held_out, {a for a, _, _ in items})
+    pools = article_pools(held_out, {a for a, _, _ in items}, answerer.annotator)
     reads = []
     for a, p, qa in items:
         article = held_out[a]
@@ -214,16 +215,6 @@ def _best(found: Sequence[Found]) -> Found | None:
     return found[0] if found else None
 
 
-def _pools(answerer: ReaderAnswerer, articles: Sequence[dict[str, Any]], wanted: set[int]) -> dict[int, ArticlePool]:
-    pools = {a: ArticlePool() for a in wanted}
-    for a in sorted(wanted):
-        texts = [p["context"] for p in articles[a]["paragraphs"]]
-        texts += [qa["question"] for p in articles[a]["paragraphs"] for qa in p["qas"]]
-        for annotation in answerer.annotator.annotate_many(texts):
-            pools[a].add(annotation)
-    return pools
-
-
 def calibration_candidates(
     answerer: ReaderAnswerer, data_dir: Path, skip_questions: int, questions: int, seed: int = SEED
 ) -> tuple[list[Candidate], list[bool]]:
@@ -242,7 +233,7 @@ def calibration_candidates(
     if len(chosen) < questions:
         raise ValueError(f"only {len(chosen)} unused training questions after {skip_questions}; asked for {questions}")
     rng = random.Random(seed + 3)
-    pools = _pools(answerer, articles, {a for a, *_ in chosen})
+    pools = article_pools(articles, {a for a, *_ in chosen}, answerer.annotator)
     features: list[Candidate] = []
     right: list[bool] = []
     for a, p, question, answer in chosen:
