@@ -37,7 +37,21 @@ _NOUN_TYPES: dict[frozenset[str], tuple[str, ...]] = {
     frozenset({"PERCENT"}): ("percentage", "percent", "share", "proportion"),
     frozenset({"MONEY"}): ("cost", "price", "value", "worth", "amount", "sum", "budget", "investment", "toll"),
     frozenset({"CARDINAL", "QUANTITY"}): ("number", "population"),
+    frozenset({"QUANTITY"}): (
+        "length", "distance", "diameter", "capacity", "height", "width", "depth", "area", "weight", "volume",
+    ),
 }  # fmt: skip
+# A unit the question names fixes the kind of figure: "How long is it in kilometres?" wants a length, not "11 months".
+_LENGTH_UNITS = (
+    "km", "kilometres", "kilometers", "kilometre", "kilometer", "miles", "mile", "metres", "meters", "feet", "inches",
+    "tonnes", "tons", "barrels", "gigawatts", "megawatts", "cubic",
+)  # fmt: skip
+_TIME_UNITS = ("years", "months", "weeks", "days", "hours", "minutes", "decades")
+# "How much did it cost?" asks for money, where "How much did it grow?" may be a share or a count.
+_MONEY_WORDS = re.compile(
+    r"\b(?:cost|costs|costing|spend|spent|spending|pay|paid|worth|price|priced|fund|funded|funding|invest|invested|"
+    r"earn|earned|raise|raised|budget|dollars?|pesos?|euros?)\b"
+)  # fmt: skip
 _HOW: dict[str, frozenset[str]] = {
     "much": AMOUNT,
     "many": COUNT,
@@ -53,6 +67,10 @@ _HOW: dict[str, frozenset[str]] = {
     "often": frozenset({"DATE", "TIME", "CARDINAL"}),
 }
 _WHAT_NOUN = re.compile(r"\b(?:what|which)\s+(?:(?:former|current|senior|first|last|new)\s+)?([a-z]+)")
+# "What is the population of …?", "What was the total value of …?": the head noun before "of" names the kind
+_WHAT_IS_THE_NOUN = re.compile(
+    r"\b(?:what|which)\s+(?:is|was|are|were|will\s+be)\s+(?:the|its|their|his|her)\s+(?:[a-z]+\s+)?([a-z]+)\s+of\b"
+)
 _WHO_IS_NAME = re.compile(r"(?i:who\s+(?:is|was|are|were))\s+[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)*\s*\??")
 _IN_WHAT = re.compile(r"\b(?:in|by|since|until)\s+(?:what|which)\s+(year|month|decade|century)\b")
 
@@ -65,15 +83,22 @@ def expected_types(question: str) -> frozenset[str]:
     if _WHO_IS_NAME.fullmatch(" ".join(question.split())):
         return frozenset()
     q = " ".join(question.lower().split())
+    words = set(re.findall(r"[a-z]+", q))
     how = re.search(r"\bhow\s+(\w+)", q)
     if how and how.group(1) in _HOW:
-        return _HOW[how.group(1)]
+        types = _HOW[how.group(1)]
+        if "QUANTITY" in types and words & set(_LENGTH_UNITS):
+            return frozenset({"QUANTITY"})
+        if types & TIME and words & set(_TIME_UNITS):
+            return types & (TIME | {"CARDINAL"})
+        if how.group(1) == "much" and _MONEY_WORDS.search(q):
+            return frozenset({"MONEY"})
+        return types
     if _IN_WHAT.search(q) or re.search(r"\bwhen\b", q):
         return TIME
-    noun = _WHAT_NOUN.search(q)
-    if noun:
+    for noun in (_WHAT_NOUN.search(q), _WHAT_IS_THE_NOUN.search(q)):
         for types, nouns in _NOUN_TYPES.items():
-            if noun.group(1) in nouns:
+            if noun and noun.group(1) in nouns:
                 return types
     if re.search(r"\bwho(m|se)?\b", q):
         return WHO

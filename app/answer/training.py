@@ -460,7 +460,8 @@ def export_reader(trained: Path, model_dir: Path) -> dict[str, str]:
     from app.index.onnx_session import quantize_int8
     from app.index.store import file_hash
 
-    model = AutoModelForQuestionAnswering.from_pretrained(str(trained)).eval()
+    # float32 whatever the folder holds: the committed checkpoint is float16, which quantization does not take
+    model = AutoModelForQuestionAnswering.from_pretrained(str(trained), dtype=torch.float32).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(trained))
     example = tokenizer("Who?", "A passage.", return_tensors="pt")
     inputs = {name: example[name] for name in ("input_ids", "attention_mask", "token_type_ids")}

@@ -21,6 +21,14 @@ from app.ingest.annotate import Annotator
         ("Who is Graeme Clark?", frozenset()),  # what he is, not a name
         ("Who is Canada's minister of agriculture?", WHO),
         ("Why does Canada care about Mexico?", frozenset()),
+        ("How long is the Tren Maya railway in kilometres?", {"QUANTITY"}),  # a unit: a length, not "11 months"
+        ("How long was the term, in years?", TIME),
+        ("How much did the refinery cost to build?", {"MONEY"}),  # not "8.5 GW"
+        ("How much did Canada export to Mexico in 2024?", AMOUNT),  # exports may be tonnes
+        ("What is the population of Mexico City?", {"CARDINAL", "QUANTITY"}),
+        ("What was the total value of the exports?", {"MONEY"}),
+        ("What is the length of the Southeast Gateway pipeline?", {"QUANTITY"}),
+        ("What is the name of the plan?", frozenset()),
     ],
 )
 def test_the_question_fixes_the_answer_type(question: str, types: frozenset[str]) -> None:

@@ -118,3 +118,20 @@ def test_the_committed_checkpoint_refuses_near_misses_the_earlier_reader_answers
         assert new_perturbed < new_original - 5.0, f"the checkpoint tells {perturbed!r} from {original!r}"
         old_perturbed = shipped.read(perturbed, [text])[0].score
         assert old_perturbed > new_perturbed + 3.0, "the earlier reader answers the near miss"
+
+
+def test_the_committed_float16_checkpoint_exports_to_a_reader_that_answers(tmp_path: Path) -> None:
+    """Quantization takes float32 weights only: the export widens the float16 checkpoint first."""
+    from app.answer.reader import MODEL_DIR
+    from app.answer.training import export_reader
+
+    export_reader(MODEL_DIR / "checkpoint", tmp_path)
+    verify_model(tmp_path)
+    exported = Reader(tmp_path)
+    assert exported.reads_context, "the checkpoint was trained on 'title › heading: passage'"
+    spans = exported.read(
+        "In what year did Felipe Calderón address Parliament?",
+        ["Felipe Calderón addressed Parliament in 2010, the last Mexican president to do so."],
+        prefixes=["Canada–Mexico relations: "],
+    )
+    assert spans[0].text == "2010"
