@@ -34,7 +34,7 @@ $(RUNTIME): pyproject.toml app/ingest/spacy-model.txt
 
 # tests, checks and `askdocs train-reader`
 $(DEV): $(RUNTIME)
-	$(BIN)/pip install --quiet -e '.[dev,train]'
+	$(BIN)/pip install --quiet -e '.[dev,train,scale]'
 	rm -f $(VENV)/.dev-*
 	touch $@
 

@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     index = commands.add_parser("index", help="build or update the index from the corpus folder")
+    index.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="read, chunk and embed on a Ray cluster: 'local' (start one here), 'auto' or host:port "
+        "(default: the ray_address setting; needs the scale extra)",
+    )
     index.set_defaults(run=cmd_index)
 
     search = commands.add_parser("search", help="print the passages retrieved for a question")
@@ -221,10 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_index(_args: argparse.Namespace, settings: Settings) -> int:
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from app.index.build import build_index
 
-    print(f"indexing {settings.corpus_dir}/ into {settings.index_dir}/ …", file=sys.stderr)
+    if args.ray:
+        settings = settings.replace(ray_address=args.ray)
+    on = f" on the Ray cluster at {settings.ray_address}" if settings.ray_address else ""
+    print(f"indexing {settings.corpus_dir}/ into {settings.index_dir}/{on} …", file=sys.stderr)
     report = build_index(settings, progress=sys.stderr.isatty())
     for problem in report.problems:
         print(f"skipped {problem.path}: {problem.reason}", file=sys.stderr)

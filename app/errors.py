@@ -50,3 +50,7 @@ class ModelError(AskdocsError, ValueError):
 
 class TrainingError(AskdocsError, ValueError):
     """A training run can't start as asked (a checkpoint made with another recipe, say)."""
+
+
+class ClusterError(AskdocsError, RuntimeError):
+    """The Ray cluster can't be reached, isn't installed, or lost more of itself than Ray's retries cover."""

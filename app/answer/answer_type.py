@@ -83,17 +83,9 @@ def expected_types(question: str) -> frozenset[str]:
     if _WHO_IS_NAME.fullmatch(" ".join(question.split())):
         return frozenset()
     q = " ".join(question.lower().split())
-    words = set(re.findall(r"[a-z]+", q))
     how = re.search(r"\bhow\s+(\w+)", q)
     if how and how.group(1) in _HOW:
-        types = _HOW[how.group(1)]
-        if "QUANTITY" in types and words & set(_LENGTH_UNITS):
-            return frozenset({"QUANTITY"})
-        if types & TIME and words & set(_TIME_UNITS):
-            return types & (TIME | {"CARDINAL"})
-        if how.group(1) == "much" and _MONEY_WORDS.search(q):
-            return frozenset({"MONEY"})
-        return types
+        return _how_types(how.group(1), q)
     if _IN_WHAT.search(q) or re.search(r"\bwhen\b", q):
         return TIME
     for noun in (_WHAT_NOUN.search(q), _WHAT_IS_THE_NOUN.search(q)):
@@ -105,6 +97,19 @@ def expected_types(question: str) -> frozenset[str]:
     if re.search(r"\bwhere\b", q):
         return PLACE | frozenset({"ORG"})
     return frozenset()
+
+
+def _how_types(word: str, question: str) -> frozenset[str]:
+    """"How long/much/…": the table's types, narrowed by a unit or a money word the (lower-cased) question names."""
+    types = _HOW[word]
+    words = set(re.findall(r"[a-z]+", question))
+    if "QUANTITY" in types and words & set(_LENGTH_UNITS):
+        return frozenset({"QUANTITY"})
+    if types & TIME and words & set(_TIME_UNITS):
+        return types & (TIME | {"CARDINAL"})
+    if word == "much" and _MONEY_WORDS.search(question):
+        return frozenset({"MONEY"})
+    return types
 
 
 def span_types(start: int, end: int, entities: Sequence[Mention]) -> frozenset[str]:

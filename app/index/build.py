@@ -40,6 +40,7 @@ class BuildReport:
 # Told how a build gets on: (stage, done, total), e.g. ("embedding", 640, 1200). Called from the building thread.
 OnProgress = Callable[[str, int, int], None]
 EMBED_SLICE = 256  # chunks embedded between two progress reports
+Encode = Callable[[Sequence[str]], np.ndarray]  # texts → one vector per text
 
 
 def build_index(
@@ -53,7 +54,21 @@ def build_index(
     with store.build_lock(settings.index_dir):
         if on_progress:
             on_progress("reading", 0, 0)
-        corpus = load_corpus(settings.corpus_dir, settings.max_file_mb)
+        chunks: list[Chunk] | None = None
+        encode: Encode | None = None
+        if settings.ray_address:  # read, chunk and embed on the cluster; written here all the same
+            from app.index import cluster
+
+            cluster.connect(settings.ray_address)
+            chunked = cluster.read_and_chunk(
+                settings.corpus_dir, settings.max_file_mb, settings.chunk_size, settings.chunk_overlap
+            )
+            corpus, chunks = chunked.corpus, chunked.chunks
+
+            def encode(texts: Sequence[str]) -> np.ndarray:
+                return cluster.embed(texts, settings)
+        else:
+            corpus = load_corpus(settings.corpus_dir, settings.max_file_mb)
         if not corpus.documents:
             reasons = "".join(f"\n  {p.path}: {p.reason}" for p in corpus.problems)
             raise AskdocsError(f"no readable documents in {settings.corpus_dir}/; nothing to index{reasons}")
@@ -61,7 +76,9 @@ def build_index(
             {"path": p.path, "reason": p.reason, "hash": file_hash_or_empty(settings.corpus_dir / p.path)}
             for p in corpus.problems
         ]
-        report = write_build(settings, corpus.documents, embedder, progress, skipped, started, on_progress)
+        report = write_build(
+            settings, corpus.documents, embedder, progress, skipped, started, on_progress, chunks=chunks, encode=encode
+        )
     return dataclasses.replace(report, problems=corpus.problems, seconds=time.perf_counter() - started)
 
 
@@ -74,18 +91,26 @@ def write_build(
     started: float | None = None,
     on_progress: OnProgress | None = None,
     annotate: bool = True,
+    chunks: list[Chunk] | None = None,
+    encode: Encode | None = None,
 ) -> BuildReport:
     """Chunk and embed `documents` and write them as the current index; the caller holds the build lock.
 
     `annotate`: find every document's entities (what answering types its spans by); a retrieval
-    benchmark, which answers nothing, skips it.
+    benchmark, which answers nothing, skips it. `chunks`: the documents' chunks when they were made
+    elsewhere (a cluster); `encode`: what embeds the chunks no earlier build embedded (default the
+    embedder here).
 
     With `write_vectors`, the one place an index is written (the corpus build above and the BEIR benchmark
     both come here).
     """
     started = time.perf_counter() if started is None else started
-    chunks = chunk_documents(documents, settings.chunk_size, settings.chunk_overlap)
+    if chunks is None:
+        chunks = chunk_documents(documents, settings.chunk_size, settings.chunk_overlap)
     embedder = embedder or Embedder.from_settings(settings)
+    # here, in slices, so a caller can show how far embedding has got (the slow part of a build); a cluster at once
+    sliced = on_progress is not None and encode is None
+    encode = encode or (lambda texts: embedder.encode(texts, progress=progress))
 
     cache = store.embedding_cache(settings.index_dir, settings.model, embedder.content_hash)
     keys = [store.text_key(c.embedding_text()) for c in chunks]
@@ -94,13 +119,12 @@ def write_build(
     for i, key in enumerate(keys):
         if key in cache:
             vectors[i] = cache[key]
-    # in slices, so a caller can show how far embedding has got (the slow part of a build)
-    step = EMBED_SLICE if on_progress else max(1, len(missing))
+    step = EMBED_SLICE if sliced else max(1, len(missing))
     for first in range(0, len(missing), step):
         if on_progress:
             on_progress("embedding", first, len(missing))
         rows = missing[first : first + step]
-        vectors[rows] = embedder.encode([chunks[i].embedding_text() for i in rows], progress=progress)
+        vectors[rows] = encode([chunks[i].embedding_text() for i in rows])
     if on_progress:
         on_progress("annotating", 0, len(documents))
     entities = document_entities(settings.index_dir, documents) if annotate else {}

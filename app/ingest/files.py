@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,10 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     A symbolic link that leads out of the folder (`passwd.txt -> /etc/passwd`) is not a corpus file:
     it is never read, hashed or served (`load_corpus` reports it as skipped).
     """
-    return _visible_files(corpus_dir)[0]
+    return visible_files(corpus_dir)[0]
 
 
-def _visible_files(corpus_dir: Path) -> tuple[list[Path], list[Path]]:
+def visible_files(corpus_dir: Path) -> tuple[list[Path], list[Path]]:
     """Every non-hidden file below `corpus_dir`, sorted: (those inside it, links that lead out of it)."""
     if not corpus_dir.is_dir():
         return [], []
@@ -78,25 +79,35 @@ def load_corpus(corpus_dir: Path, max_file_mb: float) -> CorpusLoad:
     A file with the same content as one read before it is a Problem too: indexing it twice would
     make answers quote the same sentence twice.
     """
-    documents: list[Document] = []
-    inside, outside = _visible_files(corpus_dir)
+    inside, outside = visible_files(corpus_dir)
+    return gather_corpus(corpus_dir, outside, [read_corpus_file(corpus_dir, p, max_file_mb) for p in inside])
+
+
+def read_corpus_file(corpus_dir: Path, path: Path, max_file_mb: float) -> Document | Problem:
+    """One corpus file as a Document, or the Problem that keeps it out of the index."""
+    doc_id = _doc_id(corpus_dir, path)
+    try:
+        return read_document(path, doc_id, max_file_mb)
+    except DocumentError as exc:
+        return Problem(doc_id, str(exc))
+    except OSError as exc:  # e.g. the file disappeared or is unreadable
+        return Problem(doc_id, f"cannot be read: {exc.strerror or exc}")
+
+
+def gather_corpus(corpus_dir: Path, outside: Sequence[Path], read: Sequence[Document | Problem]) -> CorpusLoad:
+    """The files read (in `visible_files` order) as a CorpusLoad: the second of two equal files is a Problem."""
     problems = [Problem(_doc_id(corpus_dir, p), "links outside the corpus folder") for p in outside]
+    documents: list[Document] = []
     first_with_hash: dict[str, str] = {}
-    for path in inside:
-        doc_id = _doc_id(corpus_dir, path)
-        try:
-            document = read_document(path, doc_id, max_file_mb)
-        except DocumentError as exc:
-            problems.append(Problem(doc_id, str(exc)))
+    for result in read:
+        if isinstance(result, Problem):
+            problems.append(result)
             continue
-        except OSError as exc:  # e.g. the file disappeared or is unreadable
-            problems.append(Problem(doc_id, f"cannot be read: {exc.strerror or exc}"))
-            continue
-        original = first_with_hash.setdefault(document.content_hash, doc_id)
-        if original != doc_id:
-            problems.append(Problem(doc_id, f"has the same content as {original}, which is indexed"))
+        original = first_with_hash.setdefault(result.content_hash, result.id)
+        if original != result.id:
+            problems.append(Problem(result.id, f"has the same content as {original}, which is indexed"))
         else:
-            documents.append(document)
+            documents.append(result)
     return CorpusLoad(documents, sorted(problems, key=lambda p: p.path))
 
 
