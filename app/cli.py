@@ -223,6 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--large", action="store_true", help="add a synthetic corpus of a million chunks")
     bench.add_argument("--rounds", type=int, default=3, help="interleaved encoder rounds (default 3)")
     bench.add_argument("--out", type=Path, default=Path("docs"), help="where benchmarks.md and .png go (default docs)")
+    bench.add_argument(
+        "--ray",
+        action="store_true",
+        help="instead: index build throughput on a local Ray cluster of 1 node and of 2 (1 CPU each)",
+    )
+    bench.add_argument(
+        "--ray-chunks", type=int, default=10_000, help="chunks in --ray's corpus, at least (default 10000)"
+    )
     bench.set_defaults(run=cmd_bench)
     return parser
 
@@ -484,6 +492,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    if args.ray:
+        from app.evaluation.bench_cluster import bench_cluster_build
+
+        if args.ray_chunks < 1:
+            raise AskdocsError("--ray-chunks must be at least 1")
+        print(bench_cluster_build(settings, args.ray_chunks))
+        return 0
     from app.evaluation.bench import bench_command
 
     print(bench_command(settings, args.sizes, args.large, args.questions, args.rounds, args.out))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from app.errors import ClusterError
+from app.evaluation.bench_cluster import copies_of_corpus
 from app.index import store
 from app.index.build import BuildReport, build_index
 from app.index.cluster import LocalCluster
@@ -21,15 +22,6 @@ pytest.importorskip("ray", reason="the scale extra is not installed")
 
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
-
-
-def copies_of_the_corpus(folder: Path, copies: int) -> Path:
-    """The shipped Markdown documents `copies` times over, each copy made distinct (equal files are indexed once)."""
-    folder.mkdir()
-    for k in range(copies):
-        for path in sorted(CORPUS.glob("*.md")):
-            (folder / f"{path.stem}-{k}.md").write_text(path.read_text(encoding="utf-8") + f"\n\nCopy {k}.\n")
-    return folder
 
 
 def assert_same_index(a: Path, b: Path) -> None:
@@ -68,7 +60,7 @@ def test_a_cluster_build_equals_a_local_build_and_embeds_only_what_changed(tmp_p
 
 @pytest.mark.timeout(300)
 def test_a_node_dying_mid_build_leaves_a_whole_index_or_the_old_one(tmp_path: Path) -> None:
-    corpus = copies_of_the_corpus(tmp_path / "corpus", copies=6)
+    corpus = copies_of_corpus(CORPUS, tmp_path / "corpus", copies=6)
     local = Settings(corpus_dir=corpus, index_dir=tmp_path / "local")
     build_index(local)
     with LocalCluster(nodes=2, cpus=1) as cluster:
@@ -98,3 +90,20 @@ def test_a_node_dying_mid_build_leaves_a_whole_index_or_the_old_one(tmp_path: Pa
     else:  # or it failed, saying so, and wrote no half index
         assert "error" in outcome
         assert not (on_cluster.index_dir / "builds").exists() or not store.current_build_name(on_cluster.index_dir)
+
+
+@pytest.mark.timeout(300)
+def test_bench_ray_reports_each_cluster_size_s_throughput_as_chunks_over_seconds() -> None:
+    from tests.test_cli import run_cli
+
+    out = run_cli("bench", "--ray", "--ray-chunks", "300")
+    assert out.returncode == 0, out.stderr
+    rows = [line.split("|")[1:-1] for line in out.stdout.splitlines() if line.startswith(("| 1 ", "| 2 "))]
+    assert [int(r[0]) for r in rows] == [1, 2]
+    for _nodes, chunks, seconds, per_s, _ratio in rows:
+        assert int(chunks) >= 300
+        assert float(per_s) == pytest.approx(int(chunks) / float(seconds), rel=0.02)
+    base = float(rows[0][3])
+    assert float(rows[1][4].strip(" ×")) == pytest.approx(float(rows[1][3]) / base, abs=0.01)
+    assert "vectors identical across cluster sizes: yes" in out.stdout
+    assert "load average before:" in out.stdout
