@@ -42,11 +42,11 @@ _NOUN_TYPES: dict[frozenset[str], tuple[str, ...]] = {
     ),
 }  # fmt: skip
 # A unit the question names fixes the kind of figure: "How long is it in kilometres?" wants a length, not "11 months".
-_LENGTH_UNITS = (
+_LENGTH_UNITS = frozenset({
     "km", "kilometres", "kilometers", "kilometre", "kilometer", "miles", "mile", "metres", "meters", "feet", "inches",
     "tonnes", "tons", "barrels", "gigawatts", "megawatts", "cubic",
-)  # fmt: skip
-_TIME_UNITS = ("years", "months", "weeks", "days", "hours", "minutes", "decades")
+})  # fmt: skip
+_TIME_UNITS = frozenset({"years", "months", "weeks", "days", "hours", "minutes", "decades"})
 # "How much did it cost?" asks for money, where "How much did it grow?" may be a share or a count.
 _MONEY_WORDS = re.compile(
     r"\b(?:cost|costs|costing|spend|spent|spending|pay|paid|worth|price|priced|fund|funded|funding|invest|invested|"
@@ -103,9 +103,9 @@ def _how_types(word: str, question: str) -> frozenset[str]:
     """"How long/much/…": the table's types, narrowed by a unit or a money word the (lower-cased) question names."""
     types = _HOW[word]
     words = set(re.findall(r"[a-z]+", question))
-    if "QUANTITY" in types and words & set(_LENGTH_UNITS):
+    if "QUANTITY" in types and words & _LENGTH_UNITS:
         return frozenset({"QUANTITY"})
-    if types & TIME and words & set(_TIME_UNITS):
+    if types & TIME and words & _TIME_UNITS:
         return types & (TIME | {"CARDINAL"})
     if word == "much" and _MONEY_WORDS.search(question):
         return frozenset({"MONEY"})

@@ -88,9 +88,9 @@ def _charts(run: EvalRun) -> list[tuple[str, str]]:
     for xy, ts in same_point.items():
         label = f"{ts[0]:g}" if len(ts) == 1 else f"{ts[0]:g}–{ts[-1]:g}"
         left.annotate(label, xy, fontsize=7, xytext=(3, 3), textcoords="offset points")
+    for axes in (left, right):  # both are shares, 0 to 1
+        axes.set(xlim=(-0.02, 1.05), ylim=(-0.02, 1.05))
     left.set(
-        xlim=(-0.02, 1.05),
-        ylim=(-0.02, 1.05),
         xlabel="coverage (share of items answered)",
         ylabel="accuracy of those answered",
         title="Coverage–accuracy (labels: confidence ≥)",
@@ -104,8 +104,6 @@ def _charts(run: EvalRun) -> list[tuple[str, str]]:
         color="#6a9f58",
     )
     right.set(
-        xlim=(-0.02, 1.05),
-        ylim=(-0.02, 1.05),
         xlabel="mean confidence (answered items, per bin)",
         ylabel="share right",
         title="Calibration",

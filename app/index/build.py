@@ -8,6 +8,7 @@ that vector, so editing one document re-embeds only that document's chunks.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -64,9 +65,7 @@ def build_index(
                 settings.corpus_dir, settings.max_file_mb, settings.chunk_size, settings.chunk_overlap
             )
             corpus, chunks = chunked.corpus, chunked.chunks
-
-            def encode(texts: Sequence[str]) -> np.ndarray:
-                return cluster.embed(texts, settings)
+            encode = functools.partial(cluster.embed, settings=settings)
         else:
             corpus = load_corpus(settings.corpus_dir, settings.max_file_mb)
         if not corpus.documents:

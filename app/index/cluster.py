@@ -154,11 +154,11 @@ def embed(texts: Sequence[str], settings: Settings, actors: int | None = None) -
     except ray.exceptions.RayError as exc:
         raise ClusterError(f"embedding on the cluster failed: {exc}") from None
     order = np.concatenate([b["row"] for b in batches])
-    vectors = np.concatenate([b["vector"] for b in batches]).astype(np.float32)
-    out = np.zeros_like(vectors)
-    out[order] = vectors
-    if len(order) != len(texts) or len(set(order.tolist())) != len(texts):
+    if len(order) != len(texts) or len(np.unique(order)) != len(texts):
         raise ClusterError(f"the cluster returned {len(order)} vectors for {len(texts)} chunks")
+    vectors = np.concatenate([b["vector"] for b in batches]).astype(np.float32)
+    out = np.empty_like(vectors)
+    out[order] = vectors  # Ray Data gives batches back in any order
     return out
 
 
